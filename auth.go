@@ -1,0 +1,171 @@
+// Package auth is authd's domain: accounts, passwords, tokens, sign-in sessions and password
+// reset codes. Every rule of the contract lives here, whatever the store or transport; the
+// subpackages adapt it to the outside (HTTP, SQLite, SMTP).
+package auth
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Config holds the Service's rules. Zero durations and limits are replaced by the defaults in
+// DefaultConfig only where noted; a limit of 0 turns that limit off.
+type Config struct {
+	Issuer             string
+	AccessTTL          time.Duration
+	RefreshTTL         time.Duration
+	SessionMaxAge      time.Duration // a sign-in ends this long after it began, however often refreshed
+	ReuseWindow        time.Duration // a used refresh token still yields its successor this long
+	CodeTTL            time.Duration
+	CodeAttempts       int  // wrong guesses that kill a code
+	CodesPerHour       int  // codes per email address an hour
+	RevealUnknownEmail bool // reset answers 404 for an email without an account
+	PhoneRegion        string
+	MinPasswordLength  int
+	LoginFailureLimit  int // failed sign-ins per email in LoginFailureWindow
+	LoginFailureWindow time.Duration
+}
+
+// DefaultConfig is the contract's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Issuer:             "authd",
+		AccessTTL:          5 * time.Minute,
+		RefreshTTL:         24 * time.Hour,
+		SessionMaxAge:      30 * 24 * time.Hour,
+		ReuseWindow:        10 * time.Second,
+		CodeTTL:            10 * time.Minute,
+		CodeAttempts:       5,
+		CodesPerHour:       5,
+		RevealUnknownEmail: true,
+		MinPasswordLength:  8,
+		LoginFailureLimit:  10,
+		LoginFailureWindow: 15 * time.Minute,
+	}
+}
+
+// Service is authd's flows: Register, Login, Refresh, Verify, Logout, RequestReset,
+// VerifyResetCode and ConfirmReset.
+type Service struct {
+	cfg     Config
+	store   Store
+	limiter Limiter
+	hasher  *Hasher
+	tokens  *tokenMaker
+	now     func() time.Time
+	log     *slog.Logger
+	mailed  func() // tells the outbox sender there is mail; may be nil
+
+	codeKey []byte      // HMAC key for reset codes
+	sealer  cipher.AEAD // seals outbox mail
+}
+
+// Deps are the parts a Service is built from. Now, Log and Mailed may be nil.
+type Deps struct {
+	Store   Store
+	Limiter Limiter
+	Hasher  *Hasher
+	Now     func() time.Time
+	Log     *slog.Logger
+	Mailed  func()
+}
+
+// New returns a Service. On a fresh database it creates the first signing key and the secrets
+// for codes and mail; every instance sharing the database ends up with the same ones.
+func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Mailed == nil {
+		d.Mailed = func() {}
+	}
+	s := &Service{cfg: cfg, store: d.Store, limiter: d.Limiter, hasher: d.Hasher, now: d.Now, log: d.Log, mailed: d.Mailed,
+		tokens: newTokenMaker(cfg.Issuer, d.Now)}
+	if err := s.ReloadKeys(ctx); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.codeKey, err = d.Store.Secret(ctx, "reset-code-hmac", randomBytes(32)); err != nil {
+		return nil, fmt.Errorf("load code key: %w", err)
+	}
+	mailKey, err := d.Store.Secret(ctx, "outbox-aes-gcm", randomBytes(32))
+	if err != nil {
+		return nil, fmt.Errorf("load mail key: %w", err)
+	}
+	block, err := aes.NewCipher(mailKey)
+	if err != nil {
+		return nil, fmt.Errorf("mail key: %w", err)
+	}
+	if s.sealer, err = cipher.NewGCM(block); err != nil {
+		return nil, fmt.Errorf("mail key: %w", err)
+	}
+	return s, nil
+}
+
+// ReloadKeys reads the signing keys from the store, creating the first one if there is none.
+func (s *Service) ReloadKeys(ctx context.Context) error {
+	keys, err := s.store.SigningKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("load signing keys: %w", err)
+	}
+	if len(keys) == 0 {
+		if err := s.store.AddSigningKey(ctx, NewSigningKey(1, s.now())); err != nil {
+			return fmt.Errorf("create signing key: %w", err)
+		}
+		if keys, err = s.store.SigningKeys(ctx); err != nil || len(keys) == 0 {
+			return fmt.Errorf("load signing keys: %v", err)
+		}
+	}
+	s.tokens.setKeys(keys)
+	return nil
+}
+
+// JWKS returns the public keys that check authd's tokens.
+func (s *Service) JWKS() []JWK { return s.tokens.jwks() }
+
+// Ping reports whether the store answers.
+func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// Message is an email to send.
+type Message struct {
+	To      string `json:"to"`
+	Subject string `json:"subject"`
+	Text    string `json:"text"`
+}
+
+func (s *Service) seal(m Message) *Outgoing {
+	plain, _ := json.Marshal(m)
+	nonce := randomBytes(s.sealer.NonceSize())
+	return &Outgoing{Payload: s.sealer.Seal(nonce, nonce, plain, nil), CreatedAt: s.now()}
+}
+
+// OpenMessage decrypts an outbox payload written by this service (or another instance sharing
+// the database).
+func (s *Service) OpenMessage(payload []byte) (Message, error) {
+	var m Message
+	n := s.sealer.NonceSize()
+	if len(payload) < n {
+		return m, errors.New("outbox payload too short")
+	}
+	plain, err := s.sealer.Open(nil, payload[:n], payload[n:], nil)
+	if err != nil {
+		return m, fmt.Errorf("open outbox payload: %w", err)
+	}
+	return m, json.Unmarshal(plain, &m)
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}

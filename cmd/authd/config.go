@@ -1,0 +1,208 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is everything authd reads from its environment and flags. This file is the only place
+// that reads either.
+type config struct {
+	Addr              string
+	DatabaseURL       string
+	SMTPURL           string
+	MailFrom          string
+	Issuer            string
+	AccessTTL         time.Duration
+	RefreshTTL        time.Duration
+	SessionMaxAge     time.Duration
+	OTPTTL            time.Duration
+	ReuseWindow       time.Duration
+	RevealUnknown     bool
+	PhoneRegion       string
+	CORSOrigins       []string
+	TrustedProxies    []netip.Prefix
+	LoginFailureLimit int
+	IPRateLimit       int
+	ResetCodeLimit    int
+	MinPasswordLength int
+	HashConcurrency   int
+	LogLevel          string
+}
+
+// setting is one variable: its environment name, its flag, its default and how to read it.
+type setting struct {
+	env, def, usage string
+	parse           func(string, *config) error
+}
+
+func settings() []setting {
+	return []setting{
+		{"AUTH_ADDR", "127.0.0.1:8000", "where the HTTP server listens", func(v string, c *config) error { c.Addr = v; return nil }},
+		{"AUTH_DATABASE_URL", "sqlite:data/authd.db", "sqlite:<path>", func(v string, c *config) error {
+			if !strings.HasPrefix(v, "sqlite:") || strings.TrimPrefix(v, "sqlite:") == "" {
+				return fmt.Errorf("want sqlite:<path>, got %q", redactURL(v))
+			}
+			c.DatabaseURL = v
+			return nil
+		}},
+		{"AUTH_SMTP_URL", "", "smtp://[user:pass@]host:port or smtps://...; unset: emails go to the log", func(v string, c *config) error {
+			if v != "" {
+				u, err := url.Parse(v)
+				if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+					return fmt.Errorf("want smtp://host:port or smtps://host:port, got %q", redactURL(v))
+				}
+			}
+			c.SMTPURL = v
+			return nil
+		}},
+		{"AUTH_MAIL_FROM", "no-reply@localhost", "sender address of emails", func(v string, c *config) error { c.MailFrom = v; return nil }},
+		{"AUTH_ISSUER", "authd", "the iss claim of tokens", func(v string, c *config) error { c.Issuer = v; return nil }},
+		{"AUTH_ACCESS_TTL", "5m", "access token lifetime", durationInto(func(c *config) *time.Duration { return &c.AccessTTL }, false)},
+		{"AUTH_REFRESH_TTL", "24h", "refresh token lifetime", durationInto(func(c *config) *time.Duration { return &c.RefreshTTL }, false)},
+		{"AUTH_SESSION_MAX_AGE", "720h", "a sign-in ends this long after it began, however often refreshed; 0: never", durationInto(func(c *config) *time.Duration { return &c.SessionMaxAge }, true)},
+		{"AUTH_OTP_TTL", "10m", "password reset code lifetime", durationInto(func(c *config) *time.Duration { return &c.OTPTTL }, false)},
+		{"AUTH_REFRESH_REUSE_WINDOW", "10s", "how long a used refresh token still returns its successor; 0: strictly single use", durationInto(func(c *config) *time.Duration { return &c.ReuseWindow }, true)},
+		{"AUTH_RESET_REVEAL_UNKNOWN", "true", "false: password reset answers 200 for unknown emails too", func(v string, c *config) error {
+			b, err := strconv.ParseBool(v)
+			c.RevealUnknown = b
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			return nil
+		}},
+		{"AUTH_PHONE_REGION", "", "default region for national phone numbers, e.g. GB", func(v string, c *config) error {
+			if v != "" && (len(v) != 2 || strings.ToUpper(v) != v) {
+				return fmt.Errorf("want a two-letter region code such as GB, got %q", v)
+			}
+			c.PhoneRegion = v
+			return nil
+		}},
+		{"AUTH_CORS_ORIGINS", "", "comma-separated origins allowed to call from a browser", func(v string, c *config) error {
+			c.CORSOrigins = splitList(v)
+			return nil
+		}},
+		{"AUTH_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is believed", func(v string, c *config) error {
+			c.TrustedProxies = nil
+			for _, s := range splitList(v) {
+				p, err := netip.ParsePrefix(s)
+				if err != nil {
+					a, aerr := netip.ParseAddr(s)
+					if aerr != nil {
+						return fmt.Errorf("want CIDRs such as 10.0.0.0/8, got %q", s)
+					}
+					p = netip.PrefixFrom(a, a.BitLen())
+				}
+				c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+			}
+			return nil
+		}},
+		{"AUTH_LOGIN_FAILURE_LIMIT", "10", "failed sign-ins per email per 15 minutes; 0: off", intInto(func(c *config) *int { return &c.LoginFailureLimit }, 0)},
+		{"AUTH_IP_RATE_LIMIT", "60", "credential-endpoint requests per client address per minute; 0: off", intInto(func(c *config) *int { return &c.IPRateLimit }, 0)},
+		{"AUTH_RESET_CODE_LIMIT", "5", "password reset codes per email per hour; 0: off", intInto(func(c *config) *int { return &c.ResetCodeLimit }, 0)},
+		{"AUTH_PASSWORD_MIN_LENGTH", "8", "minimum password length (15 for NIST's single-factor profile)", intInto(func(c *config) *int { return &c.MinPasswordLength }, 1)},
+		{"AUTH_HASH_CONCURRENCY", strconv.Itoa(runtime.NumCPU()), "password hashes run at once (each takes 19 MiB)", intInto(func(c *config) *int { return &c.HashConcurrency }, 1)},
+		{"AUTH_LOG_LEVEL", "info", "debug, info, warn or error", func(v string, c *config) error {
+			switch v {
+			case "debug", "info", "warn", "error":
+				c.LogLevel = v
+				return nil
+			}
+			return fmt.Errorf("want debug, info, warn or error, got %q", v)
+		}},
+	}
+}
+
+// flagName is the flag of an environment variable: AUTH_ACCESS_TTL is -access-ttl.
+func flagName(env string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(env, "AUTH_")), "_", "-")
+}
+
+// loadConfig reads every setting from flags, then the environment, then its default. A bad
+// value is an error naming the variable.
+func loadConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
+	var c config
+	all := settings()
+	fs := flag.NewFlagSet("authd", flag.ContinueOnError)
+	fs.SetOutput(out)
+	values := make([]*string, len(all))
+	for i, s := range all {
+		v := s.def
+		if e := getenv(s.env); e != "" {
+			v = e
+		}
+		values[i] = fs.String(flagName(s.env), v, s.usage)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(out, "authd: an authentication service.\n\nUsage: authd [flags]\n\nEach flag can also be set by the environment variable shown.\n\n")
+		for _, s := range all {
+			def := s.def
+			if def == "" {
+				def = "unset"
+			}
+			fmt.Fprintf(out, "  -%s  (%s, default %s)\n      %s\n", flagName(s.env), s.env, def, s.usage)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for i, s := range all {
+		if err := s.parse(strings.TrimSpace(*values[i]), &c); err != nil {
+			return c, fmt.Errorf("%s: %w", s.env, err)
+		}
+	}
+	return c, nil
+}
+
+func durationInto(field func(*config) *time.Duration, zeroOK bool) func(string, *config) error {
+	return func(v string, c *config) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || (d == 0 && !zeroOK) {
+			return fmt.Errorf("want a positive duration such as 90s or 5m, got %q", v)
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func intInto(field func(*config) *int, min int) func(string, *config) error {
+	return func(v string, c *config) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < min {
+			return fmt.Errorf("want a whole number of at least %d, got %q", min, v)
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// redactURL hides a password in a URL before it is shown in an error.
+func redactURL(v string) string {
+	if u, err := url.Parse(v); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	if i := strings.Index(v, "@"); i >= 0 {
+		return "…" + v[i:]
+	}
+	return v
+}

@@ -1,0 +1,215 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	auth "github.com/authd/authd"
+)
+
+// post serves h at path (which ends in a slash) and at path without its slash, for POST only.
+func post(mux *http.ServeMux, path string, h http.Handler) { serve(mux, path, "POST", h) }
+
+// get serves h at path for GET and HEAD.
+func get(mux *http.ServeMux, path string, h http.Handler) { serve(mux, path, "GET", h) }
+
+func serve(mux *http.ServeMux, path, method string, h http.Handler) {
+	allow := method + ", OPTIONS"
+	if method == "GET" {
+		allow = "GET, HEAD, OPTIONS"
+	}
+	endpoint := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == method || (method == "GET" && r.Method == "HEAD"):
+			h.ServeHTTP(w, r)
+		case r.Method == "OPTIONS":
+			w.Header().Set("Allow", allow)
+			writeJSON(w, http.StatusOK, struct{}{})
+		default:
+			w.Header().Set("Allow", allow)
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"detail": `Method "` + r.Method + `" not allowed.`})
+		}
+	})
+	if trimmed, ok := strings.CutSuffix(path, "/"); ok {
+		mux.Handle(path+"{$}", endpoint)
+		mux.Handle(trimmed, endpoint)
+		return
+	}
+	mux.Handle(path, endpoint)
+}
+
+func notFound(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusNotFound, map[string]string{"detail": msgNotFound})
+}
+
+// handle decodes the body's fields, runs fn and writes its answer or error. fn sees the field
+// problems in in.errs and decides whether they end the request (most handlers) or are merged
+// with the service's own (registration).
+func handle(log *slog.Logger, fields []field, fn func(r *http.Request, in input) (int, any, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in, err := decode(w, r, fields)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		status, body, err := fn(r, in)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		writeJSON(w, status, body)
+	})
+}
+
+type message struct {
+	Detail string `json:"detail"`
+}
+
+var empty = struct{}{}
+
+func handleRegister(svc *auth.Service, log *slog.Logger) http.Handler {
+	fields := []field{
+		{name: "first_name", required: true, max: auth.MaxNameLength},
+		{name: "last_name", required: true, max: auth.MaxNameLength},
+		{name: "address", max: auth.MaxAddressLength, nullBlank: true},
+		{name: "email", required: true, max: auth.MaxEmailLength},
+		{name: "phone_no", required: true, max: auth.MaxPhoneLength},
+		{name: "password", max: auth.MaxPasswordLength, raw: true},
+	}
+	return handle(log, fields, func(r *http.Request, in input) (int, any, error) {
+		reg := auth.Registration{FirstName: in.str("first_name"), LastName: in.str("last_name"), Address: in.str("address"),
+			Email: in.str("email"), Phone: in.str("phone_no"), Password: in.ptr("password")}
+		if len(in.errs) > 0 {
+			// Report the service's findings on the other fields too, all in one answer.
+			found, err := svc.CheckRegistration(r.Context(), reg)
+			if err != nil {
+				return 0, nil, err
+			}
+			for f, msgs := range found {
+				if _, seen := in.errs[f]; !seen && in.present[f] {
+					in.errs[f] = msgs
+				}
+			}
+			return 0, nil, in.errs
+		}
+		if err := svc.Register(r.Context(), reg); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusCreated, message{"User created successfully"}, nil
+	})
+}
+
+func handleToken(svc *auth.Service, log *slog.Logger) http.Handler {
+	fields := []field{
+		{name: "email", required: true, max: auth.MaxEmailLength},
+		{name: "password", required: true, max: auth.MaxPasswordLength, raw: true},
+		{name: "phone_number", max: auth.MaxPhoneLength},
+	}
+	return handle(log, fields, func(r *http.Request, in input) (int, any, error) {
+		if err := in.errs.Err(); err != nil {
+			return 0, nil, err
+		}
+		pair, err := svc.Login(r.Context(), in.str("email"), in.str("password"), in.ptr("phone_number"))
+		return http.StatusOK, pair, err
+	})
+}
+
+func handleRefresh(svc *auth.Service, log *slog.Logger) http.Handler {
+	fields := []field{{name: "refresh_token", alias: "refresh", required: true}}
+	return handle(log, fields, func(r *http.Request, in input) (int, any, error) {
+		if err := in.errs.Err(); err != nil {
+			return 0, nil, err
+		}
+		pair, err := svc.Refresh(r.Context(), in.str("refresh_token"))
+		return http.StatusOK, pair, err
+	})
+}
+
+func handleVerify(svc *auth.Service, log *slog.Logger) http.Handler {
+	fields := []field{{name: "access_token", alias: "token", required: true}}
+	return handle(log, fields, func(r *http.Request, in input) (int, any, error) {
+		if err := in.errs.Err(); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, empty, svc.Verify(r.Context(), in.str("access_token"))
+	})
+}
+
+func handleLogout(svc *auth.Service, log *slog.Logger) http.Handler {
+	fields := []field{{name: "refresh_token", alias: "refresh", required: true}}
+	return handle(log, fields, func(r *http.Request, in input) (int, any, error) {
+		if err := in.errs.Err(); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, empty, svc.Logout(r.Context(), in.str("refresh_token"))
+	})
+}
+
+var emailField = field{name: "email", required: true, max: auth.MaxEmailLength}
+
+func handleResetRequest(svc *auth.Service, log *slog.Logger) http.Handler {
+	return handle(log, []field{emailField}, func(r *http.Request, in input) (int, any, error) {
+		if _, ok := auth.NormalizeEmail(in.str("email")); !ok && in.errs["email"] == nil {
+			in.errs.Add("email", auth.MsgInvalidEmail)
+		}
+		if err := in.errs.Err(); err != nil {
+			return 0, nil, err
+		}
+		if err := svc.RequestReset(r.Context(), in.str("email")); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, message{"An OTP email was sent to the user"}, nil
+	})
+}
+
+func handleResetVerify(svc *auth.Service, log *slog.Logger) http.Handler {
+	fields := []field{emailField, {name: "otp", required: true, max: 64}}
+	return handle(log, fields, func(r *http.Request, in input) (int, any, error) {
+		if err := in.errs.Err(); err != nil {
+			return 0, nil, err
+		}
+		if err := svc.VerifyResetCode(r.Context(), in.str("email"), in.str("otp")); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, message{"OTP is valid"}, nil
+	})
+}
+
+func handleResetConfirm(svc *auth.Service, log *slog.Logger) http.Handler {
+	fields := []field{emailField, {name: "otp", required: true, max: 64},
+		{name: "password", required: true, max: auth.MaxPasswordLength, raw: true}}
+	return handle(log, fields, func(r *http.Request, in input) (int, any, error) {
+		if err := in.errs.Err(); err != nil {
+			return 0, nil, err
+		}
+		if err := svc.ConfirmReset(r.Context(), in.str("email"), in.str("otp"), in.str("password")); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, message{"Password has been reset"}, nil
+	})
+}
+
+func handleJWKS(svc *auth.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Verifiers may cache the keys briefly; a rotated key is published before it signs.
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		w.Header().Del("Pragma")
+		writeJSON(w, http.StatusOK, map[string]any{"keys": svc.JWKS()})
+	})
+}
+
+func handleHealth(svc *auth.Service, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := svc.Ping(ctx); err != nil {
+			log.Error("health check: database unavailable", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unavailable"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "database": "ok"})
+	})
+}

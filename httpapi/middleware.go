@@ -1,0 +1,158 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	clientIPKey
+)
+
+func requestID(ctx context.Context) string { s, _ := ctx.Value(requestIDKey).(string); return s }
+
+func clientIP(ctx context.Context) string { s, _ := ctx.Value(clientIPKey).(string); return s }
+
+// statusRecorder remembers the status a handler wrote, for the request log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// logRequests gives each request an id and a client address, and logs one line per request:
+// method, path, status, duration. Never the body, the query or a header: they can hold secrets.
+func logRequests(log *slog.Logger, trusted []netip.Prefix, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-ID")
+		if !validRequestID(id) {
+			id = rand.Text()[:16]
+		}
+		ip := resolveClientIP(r, trusted)
+		w.Header().Set("X-Request-ID", id)
+		ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey, id), clientIPKey, ip)
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r.WithContext(ctx))
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			"duration_ms", float64(time.Since(start).Microseconds())/1000, "request_id", id, "client_ip", ip)
+	})
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c == '-' || c == '_' || c == '.' || ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')) {
+			return false
+		}
+	}
+	return true
+}
+
+// resolveClientIP is the connection's address, or, when the connection comes from a trusted
+// proxy, the nearest X-Forwarded-For entry that is not itself a trusted proxy.
+func resolveClientIP(r *http.Request, trusted []netip.Prefix) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !isTrusted(peer, trusted) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		addr, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		if !isTrusted(addr, trusted) {
+			return addr.Unmap().String()
+		}
+		peer = addr
+	}
+	return peer.Unmap().String()
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	a = a.Unmap()
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// rateLimitByAddress returns the wrapper that limits credential endpoints per client address.
+func rateLimitByAddress(o Options) func(http.Handler) http.Handler {
+	if o.IPRateLimit <= 0 || o.Limiter == nil {
+		return func(h http.Handler) http.Handler { return h }
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ok, retry, err := o.Limiter.Hit(r.Context(), "ip:"+clientIP(r.Context()), o.IPRateLimit, o.IPRateWindow)
+			if err != nil {
+				writeError(w, r, o.Log, err)
+				return
+			}
+			if !ok {
+				o.Log.Warn("client address throttled", "event", "ip_throttled", "client_ip", clientIP(r.Context()))
+				writeThrottled(w, retry.Seconds())
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// secureHeaders marks every answer as not to be cached (they carry tokens and code state) and
+// not to be sniffed.
+func secureHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("Pragma", "no-cache")
+		h.Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverPanics turns a panic into the generic 500; the stack goes to the log only.
+func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("panic serving request", "request_id", requestID(r.Context()), "panic", v, "stack", string(debug.Stack()))
+				writeJSON(w, http.StatusInternalServerError, map[string]string{"detail": msgServerError})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

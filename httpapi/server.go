@@ -1,0 +1,49 @@
+// Package httpapi is authd's HTTP contract: routes, request decoding, and the mapping of domain
+// errors to the responses clients of the original service expect.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/rs/cors"
+
+	auth "github.com/authd/authd"
+)
+
+// Options configure the HTTP layer. The zero value serves with no CORS origins, trusts no proxy
+// and applies no per-address limit.
+type Options struct {
+	Log            *slog.Logger
+	CORSOrigins    []string
+	TrustedProxies []netip.Prefix
+	Limiter        auth.Limiter
+	IPRateLimit    int           // credential requests per client address per IPRateWindow; 0 is off
+	IPRateWindow   time.Duration // default one minute
+}
+
+// NewHandler returns the HTTP handler serving svc.
+func NewHandler(svc *auth.Service, o Options) http.Handler {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.IPRateWindow == 0 {
+		o.IPRateWindow = time.Minute
+	}
+	mux := http.NewServeMux()
+	addRoutes(mux, svc, o.Log, rateLimitByAddress(o))
+	var h http.Handler = mux
+	if len(o.CORSOrigins) > 0 {
+		h = cors.New(cors.Options{
+			AllowedOrigins: o.CORSOrigins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions},
+			AllowedHeaders: []string{"Content-Type", "Authorization", "X-Request-ID"},
+			MaxAge:         600,
+		}).Handler(h)
+	}
+	h = secureHeaders(h)
+	h = recoverPanics(o.Log, h)
+	return logRequests(o.Log, o.TrustedProxies, h)
+}

@@ -1,0 +1,267 @@
+package auth
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/text/unicode/norm"
+)
+
+// MaxPasswordLength bounds a password, counted in characters as received, so that a huge
+// password cannot make hashing a denial of service.
+const MaxPasswordLength = 1024
+
+// commonPasswords is Django's list of 20,000 common passwords (BSD licence, from
+// django/contrib/auth/common-passwords.txt.gz), lower-cased, one a line.
+//
+//go:embed common-passwords.txt.gz
+var commonPasswordsGz []byte
+
+var commonPasswords = func() map[string]struct{} {
+	r, err := gzip.NewReader(bytes.NewReader(commonPasswordsGz))
+	if err != nil {
+		panic("auth: embedded common password list: " + err.Error())
+	}
+	set := make(map[string]struct{}, 20000)
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		set[strings.TrimSpace(sc.Text())] = struct{}{}
+	}
+	if sc.Err() != nil || len(set) < 1000 {
+		panic("auth: embedded common password list is damaged")
+	}
+	return set
+}()
+
+// passwordProblems applies Django's default validators, in Django's order, to a password for an
+// account with the given names and email, and returns every message that applies.
+func passwordProblems(password string, minLength int, firstName, lastName, email string) []string {
+	var problems []string
+	lower := strings.ToLower(password)
+	for _, attr := range []struct{ value, msg string }{
+		{firstName, MsgTooSimilarFirst},
+		{lastName, MsgTooSimilarLast},
+		{email, MsgTooSimilarEmail},
+	} {
+		if tooSimilar(lower, attr.value) {
+			problems = append(problems, attr.msg)
+			break // Django's validator stops at the first similar attribute.
+		}
+	}
+	if utf8.RuneCountInString(password) < minLength {
+		problems = append(problems, fmt.Sprintf("This password is too short. It must contain at least %d characters.", minLength))
+	}
+	if _, common := commonPasswords[strings.TrimSpace(lower)]; common {
+		problems = append(problems, MsgTooCommon)
+	}
+	if isAllDigits(password) {
+		problems = append(problems, MsgEntirelyNumeric)
+	}
+	return problems
+}
+
+// maxSimilarity is Django's UserAttributeSimilarityValidator threshold.
+const maxSimilarity = 0.7
+
+// tooSimilar reports whether the lower-cased password is too close to the attribute value or one
+// of its \W+-separated parts, by difflib's quick_ratio, as Django checks it.
+func tooSimilar(password, value string) bool {
+	if value == "" {
+		return false
+	}
+	value = strings.ToLower(value)
+	parts := strings.FieldsFunc(value, func(r rune) bool {
+		return !(unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r) || r == '_')
+	})
+	parts = append(parts, value)
+	pw := []rune(password)
+	for _, part := range parts {
+		p := []rune(part)
+		// Django 4.2+ skips values much shorter than the password: they cannot reach the
+		// threshold, and skipping them bounds the work a long password causes.
+		if len(pw) >= 10*len(p) && float64(len(p)) < maxSimilarity/2*float64(len(pw)) {
+			continue
+		}
+		if quickRatio(pw, p) >= maxSimilarity {
+			return true
+		}
+	}
+	return false
+}
+
+// quickRatio is difflib.SequenceMatcher.quick_ratio: twice the size of the multiset
+// intersection of a and b over their total length.
+func quickRatio(a, b []rune) float64 {
+	if len(a)+len(b) == 0 {
+		return 1
+	}
+	counts := make(map[rune]int, len(b))
+	for _, r := range b {
+		counts[r]++
+	}
+	matches := 0
+	for _, r := range a {
+		if counts[r] > 0 {
+			counts[r]--
+			matches++
+		}
+	}
+	return 2 * float64(matches) / float64(len(a)+len(b))
+}
+
+func isAllDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsDigit(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// HashParams are Argon2id parameters. The zero value is not usable; see DefaultHashParams.
+type HashParams struct {
+	Memory  uint32 // KiB
+	Time    uint32
+	Threads uint8
+}
+
+// DefaultHashParams is OWASP's Argon2id minimum: 19 MiB, two passes, one lane.
+var DefaultHashParams = HashParams{Memory: 19 * 1024, Time: 2, Threads: 1}
+
+// Ceilings refused when reading a stored hash, so a corrupt or hostile row cannot make a sign-in
+// allocate gigabytes.
+const (
+	maxHashMemory  = 128 * 1024
+	maxHashTime    = 10
+	maxHashThreads = 8
+)
+
+const (
+	saltLength = 16
+	keyLength  = 32
+)
+
+// Hasher hashes and checks passwords with Argon2id. At most one hash runs per slot; a caller that
+// cannot get a slot within the wait gets ErrBusy, which bounds memory under a flood of sign-ins.
+type Hasher struct {
+	params HashParams
+	slots  chan struct{}
+	wait   time.Duration
+	dummy  string // a hash of a random password, checked when there is no real one to check
+}
+
+// NewHasher returns a Hasher with the given parameters, slots and wait for a slot.
+func NewHasher(params HashParams, slots int, wait time.Duration) *Hasher {
+	if slots < 1 {
+		slots = 1
+	}
+	h := &Hasher{params: params, slots: make(chan struct{}, slots), wait: wait}
+	h.dummy = h.hash(rand.Text())
+	return h
+}
+
+func (h *Hasher) acquire(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	timer := time.NewTimer(h.wait)
+	defer timer.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-timer.C:
+		return ErrBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *Hasher) release() { <-h.slots }
+
+// Hash returns the PHC string of password ($argon2id$v=19$m=..,t=..,p=..$salt$hash) after
+// NFKC normalisation. It returns ErrBusy when no hashing slot frees up in time.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	if err := h.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer h.release()
+	return h.hash(password), nil
+}
+
+func (h *Hasher) hash(password string) string {
+	salt := make([]byte, saltLength)
+	rand.Read(salt)
+	key := argon2.IDKey([]byte(norm.NFKC.String(password)), salt, h.params.Time, h.params.Memory, h.params.Threads, keyLength)
+	return encodePHC(h.params, salt, key)
+}
+
+// Check reports whether password matches the stored PHC hash, and whether the hash should be
+// replaced because its parameters are below the current ones. An empty or unusable hash spends
+// the same work as a real one and never matches. It returns ErrBusy when no slot frees up in time.
+func (h *Hasher) Check(ctx context.Context, stored, password string) (ok, rehash bool, err error) {
+	if err := h.acquire(ctx); err != nil {
+		return false, false, err
+	}
+	defer h.release()
+	params, salt, key, err := decodePHC(stored)
+	if err != nil {
+		// No usable password, or a damaged row: do the work anyway so timing tells nothing.
+		params, salt, key, _ = decodePHC(h.dummy)
+		argon2.IDKey([]byte(norm.NFKC.String(password)), salt, params.Time, params.Memory, params.Threads, uint32(len(key)))
+		return false, false, nil
+	}
+	got := argon2.IDKey([]byte(norm.NFKC.String(password)), salt, params.Time, params.Memory, params.Threads, uint32(len(key)))
+	if subtle.ConstantTimeCompare(got, key) != 1 {
+		return false, false, nil
+	}
+	rehash = params.Memory < h.params.Memory || params.Time < h.params.Time || params.Threads < h.params.Threads
+	return true, rehash, nil
+}
+
+var errBadHash = errors.New("unusable password hash")
+
+func encodePHC(p HashParams, salt, key []byte) string {
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
+		b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+func decodePHC(s string) (HashParams, []byte, []byte, error) {
+	var p HashParams
+	parts := strings.Split(s, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
+		return p, nil, nil, errBadHash
+	}
+	var threads uint32
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &threads); err != nil {
+		return p, nil, nil, errBadHash
+	}
+	if p.Memory == 0 || p.Memory > maxHashMemory || p.Time == 0 || p.Time > maxHashTime || threads == 0 || threads > maxHashThreads {
+		return p, nil, nil, errBadHash
+	}
+	p.Threads = uint8(threads)
+	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
+	key, err2 := base64.RawStdEncoding.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(salt) < 8 || len(key) < 16 || len(key) > 64 {
+		return p, nil, nil, errBadHash
+	}
+	return p, salt, key, nil
+}

@@ -1,0 +1,152 @@
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+	"unicode/utf8"
+)
+
+// errInvalidCode is the single answer to a wrong, expired, replaced, used or exhausted code, and
+// to any code for an email without an account.
+var errInvalidCode = ValidationError{"otp": {MsgInvalidCode}}
+
+// RequestReset mails a fresh 6-digit code to the account with that email; the code replaces
+// older ones. An email without an account returns ErrNotFound when the service reveals unknown
+// emails, and nil otherwise; either way it is counted against the same hourly cap, which
+// answers *ThrottledError.
+func (s *Service) RequestReset(ctx context.Context, email string) error {
+	key := EmailKey(email)
+	u, err := s.store.UserByEmailKey(ctx, key)
+	known := err == nil
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	now := s.now()
+	code, digits := s.newResetCode(key, u.ID, now)
+	var mail *Outgoing
+	if known {
+		mail = s.seal(resetMessage(u, digits, s.cfg.CodeTTL))
+	} else {
+		code.UserID = ""
+		code.Hash = randomBytes(sha256.Size) // matches no code
+	}
+	if err := s.store.AddResetCode(ctx, code, mail, s.cfg.CodesPerHour, now.Add(-time.Hour)); err != nil {
+		return err
+	}
+	if !known {
+		s.log.Info("reset requested for unknown email", "event", "reset_request_unknown", "email_key_hash", redact(key))
+		if s.cfg.RevealUnknownEmail {
+			return ErrNotFound
+		}
+		return nil
+	}
+	s.mailed()
+	s.log.Info("reset code sent", "event", "reset_request", "user_id", u.ID)
+	return nil
+}
+
+// VerifyResetCode checks a code without using it up. A wrong guess counts towards the code's
+// attempt limit; every refusal is the same ValidationError on "otp".
+func (s *Service) VerifyResetCode(ctx context.Context, email, otp string) error {
+	code, err := s.checkCode(ctx, email, otp)
+	if err != nil {
+		return err
+	}
+	return s.store.RefundResetAttempt(ctx, code.ID)
+}
+
+// ConfirmReset sets a new password with a code: the code is used up, the email counts as
+// verified, every sign-in of the user is revoked and every access token issued before now stops
+// verifying. A password that breaks the rules is a ValidationError on "password"; a bad code is
+// the ValidationError on "otp".
+func (s *Service) ConfirmReset(ctx context.Context, email, otp, password string) error {
+	u, err := s.store.UserByEmailKey(ctx, EmailKey(email))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if utf8.RuneCountInString(password) > MaxPasswordLength {
+		return ValidationError{"password": {TooLong(MaxPasswordLength)}}
+	}
+	attrEmail := u.Email
+	if attrEmail == "" {
+		attrEmail = email
+	}
+	if problems := passwordProblems(password, s.cfg.MinPasswordLength, u.FirstName, u.LastName, attrEmail); len(problems) > 0 {
+		return ValidationError{"password": problems}
+	}
+	code, err := s.checkCode(ctx, email, otp)
+	if err != nil {
+		return err
+	}
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		if rerr := s.store.RefundResetAttempt(ctx, code.ID); rerr != nil {
+			s.log.Error("refund code attempt", "err", rerr)
+		}
+		return err
+	}
+	now := s.now()
+	if err := s.store.ResetPassword(ctx, code.ID, code.UserID, hash, now, s.seal(passwordChangedMessage(u))); err != nil {
+		if errors.Is(err, ErrNotFound) { // a concurrent confirm used the code first
+			return errInvalidCode
+		}
+		return err
+	}
+	s.mailed()
+	if s.limiter != nil && s.cfg.LoginFailureLimit > 0 {
+		if err := s.limiter.Reset(ctx, "login-failures:"+EmailKey(email)); err != nil {
+			s.log.Error("reset sign-in failures", "err", err)
+		}
+	}
+	s.log.Info("password reset", "event", "reset_confirm", "user_id", code.UserID)
+	return nil
+}
+
+// checkCode counts an attempt against the newest code for email, then compares in constant time.
+func (s *Service) checkCode(ctx context.Context, email, otp string) (ResetCode, error) {
+	key := EmailKey(email)
+	code, err := s.store.ClaimResetCode(ctx, key, s.now(), s.cfg.CodeAttempts)
+	if errors.Is(err, ErrNotFound) {
+		s.log.Info("reset code refused", "event", "reset_code_failed", "email_key_hash", redact(key))
+		return code, errInvalidCode
+	}
+	if err != nil {
+		return code, err
+	}
+	if code.UserID == "" || !hmac.Equal(code.Hash, s.codeHash(code.ID, otp)) {
+		s.log.Info("reset code refused", "event", "reset_code_failed", "user_id", code.UserID)
+		return code, errInvalidCode
+	}
+	return code, nil
+}
+
+// newResetCode draws six uniform digits from crypto/rand and returns the code's record (holding
+// only their HMAC) and the digits, which go nowhere but the email.
+func (s *Service) newResetCode(emailKey, userID string, now time.Time) (ResetCode, string) {
+	n, _ := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	digits := fmt.Sprintf("%06d", n.Int64())
+	c := ResetCode{ID: newID(), EmailKey: emailKey, UserID: userID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL)}
+	c.Hash = s.codeHash(c.ID, digits)
+	return c, digits
+}
+
+func (s *Service) codeHash(codeID, digits string) []byte {
+	m := hmac.New(sha256.New, s.codeKey)
+	m.Write([]byte(codeID))
+	m.Write([]byte{0})
+	m.Write([]byte(digits))
+	return m.Sum(nil)
+}
+
+// redact returns a short, stable digest of an identifier that should not be logged as is.
+func redact(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:6])
+}

@@ -1,0 +1,205 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Login checks an email and password (and, when given, the account's phone number) and starts a
+// sign-in. Every failure is ErrInvalidCredentials, after the same hashing work; past the failure
+// limit for the email it is a *ThrottledError; ErrBusy when hashing is at capacity.
+func (s *Service) Login(ctx context.Context, email, password string, phone *string) (TokenPair, error) {
+	start := s.now()
+	key := EmailKey(email)
+	failKey := "login-failures:" + key
+	if s.cfg.LoginFailureLimit > 0 && s.limiter != nil {
+		n, retry, err := s.limiter.Count(ctx, failKey, s.cfg.LoginFailureWindow)
+		if err != nil {
+			return TokenPair{}, err
+		}
+		if n >= s.cfg.LoginFailureLimit {
+			s.log.Warn("sign-in locked", "event", "login_locked", "email_key_hash", redact(key))
+			return TokenPair{}, &ThrottledError{RetryAfter: retry}
+		}
+	}
+	u, err := s.store.UserByEmailKey(ctx, key)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return TokenPair{}, err
+	}
+	// An unknown email checks against an unusable hash: the same work as a wrong password.
+	ok, rehash, err := s.hasher.Check(ctx, u.PasswordHash, password)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	if ok && phone != nil {
+		given, parsed := s.ParsePhone(*phone)
+		ok = parsed && given == u.Phone
+	}
+	if !ok || !u.Active {
+		if s.cfg.LoginFailureLimit > 0 && s.limiter != nil {
+			if _, _, err := s.limiter.Hit(ctx, failKey, s.cfg.LoginFailureLimit, s.cfg.LoginFailureWindow); err != nil {
+				return TokenPair{}, err
+			}
+		}
+		s.log.Info("sign-in failed", "event", "login_failed", "user_id", u.ID)
+		return TokenPair{}, ErrInvalidCredentials
+	}
+	if s.cfg.LoginFailureLimit > 0 && s.limiter != nil {
+		if err := s.limiter.Reset(ctx, failKey); err != nil {
+			s.log.Error("reset sign-in failures", "err", err)
+		}
+	}
+	if rehash {
+		s.upgradeHash(ctx, u, password)
+	}
+	pair, err := s.startSession(ctx, u.ID, start)
+	if err == nil {
+		s.log.Info("signed in", "event", "login", "user_id", u.ID)
+	}
+	return pair, err
+}
+
+// upgradeHash re-hashes a password stored with weaker parameters than the current ones. It is
+// best effort: a failure leaves the old, still valid, hash.
+func (s *Service) upgradeHash(ctx context.Context, u User, password string) {
+	hash, err := s.hasher.Hash(ctx, password)
+	if err == nil {
+		err = s.store.ReplacePasswordHash(ctx, u.ID, u.PasswordHash, hash)
+	}
+	if err != nil {
+		s.log.Warn("password re-hash skipped", "user_id", u.ID, "err", err)
+	}
+}
+
+// startSession records a new sign-in that began at start and returns its first token pair.
+func (s *Service) startSession(ctx context.Context, userID string, start time.Time) (TokenPair, error) {
+	sess := Session{ID: newID(), UserID: userID, CreatedAt: start}
+	first := s.nextRefresh(sess.ID, userID, sess.CreatedAt, s.now())
+	if err := s.store.CreateSession(ctx, sess, first); err != nil {
+		return TokenPair{}, err
+	}
+	return s.pair(first)
+}
+
+// nextRefresh describes a new refresh token of a session. Its expiry never passes the session's
+// maximum age, so rotation cannot keep a sign-in alive forever.
+func (s *Service) nextRefresh(sessionID, userID string, sessionStart, now time.Time) RefreshToken {
+	expires := now.Add(s.cfg.RefreshTTL)
+	if s.cfg.SessionMaxAge > 0 {
+		if end := sessionStart.Add(s.cfg.SessionMaxAge); end.Before(expires) {
+			expires = end
+		}
+	}
+	return RefreshToken{JTI: newID(), SessionID: sessionID, UserID: userID, KeyID: s.tokens.signingKeyID(),
+		IssuedAt: now, ExpiresAt: expires}
+}
+
+// pair signs refresh (the same string every time for the same record) and a fresh access token.
+func (s *Service) pair(refresh RefreshToken) (TokenPair, error) {
+	now := s.now()
+	access, err := s.tokens.mint(TypeAccess, newID(), refresh.UserID, s.tokens.signingKeyID(), now, now.Add(s.cfg.AccessTTL))
+	if err != nil {
+		return TokenPair{}, err
+	}
+	ref, err := s.tokens.mint(TypeRefresh, refresh.JTI, refresh.UserID, refresh.KeyID, refresh.IssuedAt, refresh.ExpiresAt)
+	return TokenPair{Access: access, Refresh: ref}, err
+}
+
+// Refresh uses up a refresh token and returns its successor pair. Presented again within the
+// reuse window (a lost response, a second tab), it returns the same successor; presented after
+// it, or when it is not the newest used token of its session, the whole session is revoked.
+// Every refusal is ErrTokenInvalid.
+func (s *Service) Refresh(ctx context.Context, raw string) (TokenPair, error) {
+	c, err := s.tokens.parse(raw, TypeRefresh)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	for range 3 { // a lost race re-reads the state, which then shows the winner's rotation
+		now := s.now()
+		st, err := s.liveRefresh(ctx, c)
+		if err != nil {
+			return TokenPair{}, err
+		}
+		if st.UsedAt.IsZero() {
+			next := s.nextRefresh(st.Token.SessionID, st.Token.UserID, st.SessionCreated, now)
+			if !next.ExpiresAt.After(now) {
+				return TokenPair{}, ErrTokenInvalid
+			}
+			err := s.store.RotateRefresh(ctx, c.ID, next, now)
+			if errors.Is(err, ErrConflict) {
+				continue
+			}
+			if err != nil {
+				return TokenPair{}, err
+			}
+			return s.pair(next)
+		}
+		if st.Successor != nil && !st.SuccessorUsed && now.Before(st.UsedAt.Add(s.cfg.ReuseWindow)) {
+			return s.pair(*st.Successor)
+		}
+		s.log.Warn("refresh token reuse: session revoked", "event", "refresh_reuse", "user_id", st.Token.UserID, "session_id", st.Token.SessionID)
+		if err := s.store.RevokeSession(ctx, st.Token.SessionID, now); err != nil {
+			return TokenPair{}, err
+		}
+		return TokenPair{}, ErrTokenInvalid
+	}
+	return TokenPair{}, ErrTokenInvalid
+}
+
+// liveRefresh returns the stored state of a parsed refresh token whose session is live and whose
+// user may still use it.
+func (s *Service) liveRefresh(ctx context.Context, c *claims) (RefreshState, error) {
+	st, err := s.store.RefreshState(ctx, c.ID)
+	if errors.Is(err, ErrNotFound) {
+		return st, ErrTokenInvalid
+	}
+	if err != nil {
+		return st, err
+	}
+	if st.SessionRevoked || !st.UserActive || st.Token.UserID != c.UserID || st.SessionCreated.Before(st.PasswordChange) {
+		return st, ErrTokenInvalid
+	}
+	return st, nil
+}
+
+// Verify checks an access token: signature, expiry, type, and that its user exists, is active and
+// has not reset their password since it was issued. Every refusal is ErrTokenInvalid.
+func (s *Service) Verify(ctx context.Context, raw string) error {
+	c, err := s.tokens.parse(raw, TypeAccess)
+	if err != nil {
+		return err
+	}
+	u, err := s.store.UserByID(ctx, c.UserID)
+	if errors.Is(err, ErrNotFound) {
+		return ErrTokenInvalid
+	}
+	if err != nil {
+		return err
+	}
+	if !u.Active || c.IssuedAt.Before(u.PasswordChangedAt) {
+		return ErrTokenInvalid
+	}
+	return nil
+}
+
+// Logout revokes the sign-in that a refresh token (used or not) belongs to. A token that is
+// invalid, expired or already revoked is ErrTokenInvalid.
+func (s *Service) Logout(ctx context.Context, raw string) error {
+	c, err := s.tokens.parse(raw, TypeRefresh)
+	if err != nil {
+		return err
+	}
+	st, err := s.store.RefreshState(ctx, c.ID)
+	if errors.Is(err, ErrNotFound) || (err == nil && (st.SessionRevoked || st.Token.UserID != c.UserID)) {
+		return ErrTokenInvalid
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.store.RevokeSession(ctx, st.Token.SessionID, s.now()); err != nil {
+		return err
+	}
+	s.log.Info("signed out", "event", "logout", "user_id", st.Token.UserID, "session_id", st.Token.SessionID)
+	return nil
+}

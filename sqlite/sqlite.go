@@ -1,0 +1,81 @@
+// Package sqlite opens authd's store on an embedded SQLite file (modernc.org/sqlite, pure Go).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/authd/authd/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// dialect is SQLite's: ? placeholders, writers serialised by BEGIN IMMEDIATE.
+var dialect = sqlstore.Dialect{
+	Name: "sqlite",
+	UniqueViolation: func(err error) string {
+		var e *sqlite.Error
+		if !errors.As(err, &e) || e.Code() != sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+			return ""
+		}
+		// "UNIQUE constraint failed: users.email_key"
+		_, col, _ := strings.Cut(e.Error(), "users.")
+		return strings.TrimSuffix(strings.Fields(col + " ")[0], ")")
+	},
+}
+
+// Open opens (creating it and its folder if needed) the SQLite database at path, applies the
+// embedded migrations and returns the store. The database runs in WAL mode with
+// synchronous=FULL, so an acknowledged write survives a crash or power loss; a busy timeout
+// and BEGIN IMMEDIATE transactions make concurrent writers wait rather than fail.
+func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create database folder: %w", err)
+		}
+	}
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return sqlstore.New(db, dialect), nil
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate database: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,71 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	auth "github.com/authd/authd"
+)
+
+func (s *Store) insertCode(ctx context.Context, tx *sql.Tx, c auth.ResetCode) error {
+	user := sql.NullString{String: c.UserID, Valid: c.UserID != ""}
+	_, err := s.exec(ctx, tx, "insertCode", c.ID, c.EmailKey, user, c.Hash, micros(c.CreatedAt), micros(c.ExpiresAt))
+	return err
+}
+
+// AddResetCode stores a code and its email unless the hourly cap is reached.
+func (s *Store) AddResetCode(ctx context.Context, c auth.ResetCode, mail *auth.Outgoing, limit int, since time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if limit > 0 {
+			var n int
+			var oldest int64
+			if err := tx.QueryRowContext(ctx, s.q["countCodes"], c.EmailKey, micros(since)).Scan(&n, &oldest); err != nil {
+				return err
+			}
+			if n >= limit {
+				return &auth.ThrottledError{RetryAfter: fromMicros(oldest).Sub(since)}
+			}
+		}
+		if err := s.insertCode(ctx, tx, c); err != nil {
+			return err
+		}
+		return s.insertOutbox(ctx, tx, mail)
+	})
+}
+
+// ClaimResetCode counts an attempt against the newest live code of the email and returns it.
+func (s *Store) ClaimResetCode(ctx context.Context, emailKey string, now time.Time, maxAttempts int) (auth.ResetCode, error) {
+	var c auth.ResetCode
+	var created, expires int64
+	err := s.db.QueryRowContext(ctx, s.q["claimCode"], emailKey, micros(now), maxAttempts).
+		Scan(&c.ID, &c.EmailKey, &c.UserID, &c.Hash, &created, &expires)
+	c.CreatedAt, c.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return c, s.wrap(err)
+}
+
+// RefundResetAttempt gives back one counted attempt.
+func (s *Store) RefundResetAttempt(ctx context.Context, codeID string) error {
+	_, err := s.exec(ctx, s.db, "refundCode", codeID)
+	return s.wrap(err)
+}
+
+// ResetPassword uses the code and applies the new password, in one transaction.
+func (s *Store) ResetPassword(ctx context.Context, codeID, userID, hash string, now time.Time, mail *auth.Outgoing) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		n, err := s.exec(ctx, tx, "useCode", micros(now), codeID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return auth.ErrNotFound
+		}
+		if _, err := s.exec(ctx, tx, "resetPassword", hash, micros(now), userID); err != nil {
+			return err
+		}
+		if _, err := s.exec(ctx, tx, "revokeUserSessions", micros(now), userID); err != nil {
+			return err
+		}
+		return s.insertOutbox(ctx, tx, mail)
+	})
+}

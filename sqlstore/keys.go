@@ -1,0 +1,49 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+
+	auth "github.com/authd/authd"
+)
+
+// SigningKeys returns the kept signing keys, newest generation first.
+func (s *Store) SigningKeys(ctx context.Context) ([]auth.SigningKey, error) {
+	rows, err := s.db.QueryContext(ctx, s.q["signingKeys"])
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer rows.Close()
+	var keys []auth.SigningKey
+	for rows.Next() {
+		var k auth.SigningKey
+		var seed []byte
+		var created int64
+		if err := rows.Scan(&k.ID, &k.Generation, &seed, &created); err != nil {
+			return nil, s.wrap(err)
+		}
+		if len(seed) != ed25519.SeedSize {
+			return nil, fmt.Errorf("signing key %s: stored seed has %d bytes", k.ID, len(seed))
+		}
+		k.Private, k.CreatedAt = ed25519.NewKeyFromSeed(seed), fromMicros(created)
+		keys = append(keys, k)
+	}
+	return keys, s.wrap(rows.Err())
+}
+
+// AddSigningKey stores k unless a key of its generation already exists.
+func (s *Store) AddSigningKey(ctx context.Context, k auth.SigningKey) error {
+	_, err := s.exec(ctx, s.db, "addSigningKey", k.ID, k.Generation, k.Private.Seed(), micros(k.CreatedAt))
+	return s.wrap(err)
+}
+
+// Secret returns the named secret, storing candidate first when there is none.
+func (s *Store) Secret(ctx context.Context, name string, candidate []byte) ([]byte, error) {
+	if _, err := s.exec(ctx, s.db, "addSecret", name, candidate); err != nil {
+		return nil, s.wrap(err)
+	}
+	var v []byte
+	err := s.db.QueryRowContext(ctx, s.q["secret"], name).Scan(&v)
+	return v, s.wrap(err)
+}

@@ -1,0 +1,75 @@
+package sqlstore
+
+// queries is every statement the store runs, written once with ? placeholders.
+var queries = map[string]string{
+	"insertUser": `INSERT INTO users (id, first_name, last_name, address, email, email_key, phone,
+		email_verified, is_active, date_joined, password_hash, password_changed_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	"userByEmailKey": `SELECT ` + userColumns + ` FROM users WHERE email_key = ?`,
+	"userByID":       `SELECT ` + userColumns + ` FROM users WHERE id = ?`,
+	"phoneTaken":     `SELECT COUNT(*) FROM users WHERE phone = ?`,
+	"replaceHash":    `UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`,
+
+	"insertSession": `INSERT INTO sessions (id, user_id, created_at) VALUES (?, ?, ?)`,
+	"insertRefresh": `INSERT INTO refresh_tokens (jti, session_id, user_id, key_id, issued_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?)`,
+	"refreshState": `SELECT t.jti, t.session_id, t.user_id, t.key_id, t.issued_at, t.expires_at, t.used_at,
+		n.jti, n.key_id, n.issued_at, n.expires_at, n.used_at,
+		s.created_at, s.revoked_at, u.is_active, u.password_changed_at
+		FROM refresh_tokens t
+		JOIN sessions s ON s.id = t.session_id
+		JOIN users u ON u.id = t.user_id
+		LEFT JOIN refresh_tokens n ON n.jti = t.successor_jti
+		WHERE t.jti = ?`,
+	// Consuming a refresh token is one conditional write: of racing requests exactly one
+	// matches used_at IS NULL.
+	"useRefresh": `UPDATE refresh_tokens SET used_at = ?, successor_jti = ?
+		WHERE jti = ? AND used_at IS NULL
+		AND session_id IN (SELECT id FROM sessions WHERE revoked_at IS NULL)`,
+	"revokeSession":      `UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
+	"revokeUserSessions": `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`,
+
+	"countCodes": `SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM reset_codes WHERE email_key = ? AND created_at > ?`,
+	"insertCode": `INSERT INTO reset_codes (id, email_key, user_id, code_hash, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?)`,
+	// The attempt is counted before the code is compared, atomically, so parallel guesses cannot
+	// exceed the limit. Only the newest code of an email can match.
+	"claimCode": `UPDATE reset_codes SET attempts = attempts + 1
+		WHERE seq = (SELECT MAX(seq) FROM reset_codes WHERE email_key = ?)
+		AND used_at IS NULL AND expires_at > ? AND attempts < ?
+		RETURNING id, email_key, COALESCE(user_id, ''), code_hash, created_at, expires_at`,
+	"refundCode":    `UPDATE reset_codes SET attempts = attempts - 1 WHERE id = ? AND attempts > 0`,
+	"useCode":       `UPDATE reset_codes SET used_at = ? WHERE id = ? AND used_at IS NULL`,
+	"resetPassword": `UPDATE users SET password_hash = ?, email_verified = 1, password_changed_at = ? WHERE id = ?`,
+
+	"insertOutbox": `INSERT INTO outbox (payload, created_at, next_attempt_at) VALUES (?, ?, ?)`,
+	// A claim leases due rows so that concurrent senders (other instances) skip them; a sender
+	// that dies mid-send lets its lease lapse and the row is tried again.
+	"claimOutbox": `UPDATE outbox SET locked_until = ?, attempts = attempts + 1
+		WHERE id IN (SELECT id FROM outbox
+			WHERE sent_at IS NULL AND dead_at IS NULL AND next_attempt_at <= ? AND locked_until <= ?
+			ORDER BY id LIMIT ? {skip_locked})
+		RETURNING id, payload, attempts`,
+	"outboxSent":   `UPDATE outbox SET sent_at = ?, payload = ?, last_error = '' WHERE id = ?`,
+	"outboxFailed": `UPDATE outbox SET next_attempt_at = ?, locked_until = 0, last_error = ? WHERE id = ?`,
+	"outboxDead":   `UPDATE outbox SET dead_at = ?, locked_until = 0, last_error = ?, payload = ? WHERE id = ?`,
+	"outboxStatus": `SELECT COUNT(*) FILTER (WHERE sent_at IS NULL AND dead_at IS NULL),
+		COUNT(*) FILTER (WHERE sent_at IS NOT NULL), COUNT(*) FILTER (WHERE dead_at IS NOT NULL) FROM outbox`,
+
+	"signingKeys":   `SELECT kid, generation, private_key, created_at FROM signing_keys ORDER BY generation DESC`,
+	"addSigningKey": `INSERT INTO signing_keys (kid, generation, private_key, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	"addSecret":     `INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+	"secret":        `SELECT value FROM secrets WHERE name = ?`,
+
+	// Purging runs in small batches so it never holds the database for long.
+	"purgeRefresh": `DELETE FROM refresh_tokens WHERE jti IN (SELECT t.jti FROM refresh_tokens t
+		JOIN sessions s ON s.id = t.session_id
+		WHERE t.expires_at < ? OR s.revoked_at < ? LIMIT ?)`,
+	"purgeSessions": `DELETE FROM sessions WHERE id IN (SELECT s.id FROM sessions s
+		WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id) AND s.created_at < ? LIMIT ?)`,
+	"purgeCodes":  `DELETE FROM reset_codes WHERE seq IN (SELECT seq FROM reset_codes WHERE created_at < ? AND expires_at < ? LIMIT ?)`,
+	"purgeOutbox": `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE (sent_at < ? OR dead_at < ?) LIMIT ?)`,
+}
+
+const userColumns = `id, first_name, last_name, address, email, COALESCE(phone, ''), email_verified, is_active,
+	date_joined, password_hash, password_changed_at`

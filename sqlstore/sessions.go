@@ -1,0 +1,71 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	auth "github.com/authd/authd"
+)
+
+// CreateSession stores a sign-in and its first refresh token in one transaction.
+func (s *Store) CreateSession(ctx context.Context, sess auth.Session, first auth.RefreshToken) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := s.exec(ctx, tx, "insertSession", sess.ID, sess.UserID, micros(sess.CreatedAt)); err != nil {
+			return err
+		}
+		return s.insertRefresh(ctx, tx, first)
+	})
+}
+
+func (s *Store) insertRefresh(ctx context.Context, tx *sql.Tx, t auth.RefreshToken) error {
+	_, err := s.exec(ctx, tx, "insertRefresh", t.JTI, t.SessionID, t.UserID, t.KeyID, micros(t.IssuedAt), micros(t.ExpiresAt))
+	return err
+}
+
+// RefreshState returns a refresh token with its session, user and successor, or auth.ErrNotFound.
+func (s *Store) RefreshState(ctx context.Context, jti string) (auth.RefreshState, error) {
+	var st auth.RefreshState
+	var issued, expires, sessCreated, changed int64
+	var used, sessRevoked sql.NullInt64
+	var nJTI, nKey sql.NullString
+	var nIssued, nExpires, nUsed sql.NullInt64
+	var active int
+	err := s.db.QueryRowContext(ctx, s.q["refreshState"], jti).Scan(
+		&st.Token.JTI, &st.Token.SessionID, &st.Token.UserID, &st.Token.KeyID, &issued, &expires, &used,
+		&nJTI, &nKey, &nIssued, &nExpires, &nUsed,
+		&sessCreated, &sessRevoked, &active, &changed)
+	if err != nil {
+		return st, s.wrap(err)
+	}
+	st.Token.IssuedAt, st.Token.ExpiresAt, st.UsedAt = fromMicros(issued), fromMicros(expires), fromNullMicros(used)
+	if nJTI.Valid {
+		st.Successor = &auth.RefreshToken{JTI: nJTI.String, SessionID: st.Token.SessionID, UserID: st.Token.UserID,
+			KeyID: nKey.String, IssuedAt: fromNullMicros(nIssued), ExpiresAt: fromNullMicros(nExpires)}
+		st.SuccessorUsed = nUsed.Valid
+	}
+	st.SessionCreated, st.SessionRevoked = fromMicros(sessCreated), sessRevoked.Valid
+	st.UserActive, st.PasswordChange = active != 0, fromMicros(changed)
+	return st, nil
+}
+
+// RotateRefresh uses jti and stores next as its successor, or returns auth.ErrConflict when
+// jti was already used or its session revoked.
+func (s *Store) RotateRefresh(ctx context.Context, jti string, next auth.RefreshToken, now time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		n, err := s.exec(ctx, tx, "useRefresh", micros(now), next.JTI, jti)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return auth.ErrConflict
+		}
+		return s.insertRefresh(ctx, tx, next)
+	})
+}
+
+// RevokeSession revokes a sign-in.
+func (s *Store) RevokeSession(ctx context.Context, sessionID string, now time.Time) error {
+	_, err := s.exec(ctx, s.db, "revokeSession", micros(now), sessionID)
+	return s.wrap(err)
+}

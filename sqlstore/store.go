@@ -1,0 +1,145 @@
+// Package sqlstore is authd's store in SQL, shared by the SQLite and PostgreSQL backends: the
+// same queries, with the few dialect differences named in Dialect. Times are stored as unix
+// microseconds so both databases compare them the same way.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	auth "github.com/authd/authd"
+)
+
+// Dialect is what differs between the SQL databases authd runs on.
+type Dialect struct {
+	Name string
+	// Numbered placeholders ($1, $2) instead of ?.
+	Numbered bool
+	// SkipLocked is appended to the outbox claim's row selection (FOR UPDATE SKIP LOCKED) where
+	// the database has it; SQLite serialises writers instead.
+	SkipLocked string
+	// UniqueViolation returns the column of a unique constraint err violates, or "".
+	UniqueViolation func(err error) string
+	// Unavailable reports whether err means the database cannot be reached (as opposed to a
+	// query that failed).
+	Unavailable func(err error) bool
+}
+
+// Store implements auth.Store and the mail sender's outbox over database/sql.
+type Store struct {
+	db *sql.DB
+	d  Dialect
+	q  map[string]string // rebound queries, built once
+}
+
+var _ auth.Store = (*Store)(nil)
+
+// New returns a Store over db, whose schema must already be migrated.
+func New(db *sql.DB, d Dialect) *Store {
+	s := &Store{db: db, d: d, q: map[string]string{}}
+	for name, q := range queries {
+		s.q[name] = s.rebind(q)
+	}
+	return s
+}
+
+// DB returns the underlying database, for tests and tools.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+func (s *Store) rebind(q string) string {
+	q = strings.ReplaceAll(q, "{skip_locked}", s.d.SkipLocked)
+	if !s.d.Numbered {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.wrap(s.db.PingContext(ctx)) }
+
+// wrap turns driver errors into the domain's: no rows is auth.ErrNotFound, an unreachable
+// database is auth.ErrUnavailable.
+func (s *Store) wrap(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return auth.ErrNotFound
+	case s.d.Unavailable != nil && s.d.Unavailable(err):
+		return errors.Join(auth.ErrUnavailable, err)
+	}
+	return err
+}
+
+// inTx runs fn in a transaction (BEGIN IMMEDIATE on SQLite), committing when it returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.wrap(err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return s.wrap(err)
+	}
+	return s.wrap(tx.Commit())
+}
+
+// exec runs a named query and returns the rows it affected.
+func (s *Store) exec(ctx context.Context, db interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, name string, args ...any) (int64, error) {
+	res, err := db.ExecContext(ctx, s.q[name], args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func nullMicros(t time.Time) sql.NullInt64 {
+	return sql.NullInt64{Int64: micros(t), Valid: !t.IsZero()}
+}
+
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us)
+}
+
+func fromNullMicros(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return fromMicros(n.Int64)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,160 @@
+package auth
+
+import (
+	"context"
+	"crypto/ed25519"
+	"strings"
+	"time"
+)
+
+// User is an account. PasswordHash is empty when the account has no usable password.
+type User struct {
+	ID                string
+	FirstName         string
+	LastName          string
+	Address           string
+	Email             string // as entered, domain lower-cased
+	Phone             string // E.164, empty for accounts made by social sign-in
+	EmailVerified     bool
+	Active            bool
+	DateJoined        time.Time
+	PasswordHash      string
+	PasswordChangedAt time.Time // tokens issued before it are no longer honoured
+}
+
+// EmailKey is the case-insensitive form of an email address under which it is unique.
+func EmailKey(email string) string { return strings.ToLower(email) }
+
+// Session is one sign-in: the chain of refresh tokens that starts with a password or social
+// sign-in and continues through every rotation.
+type Session struct {
+	ID        string
+	UserID    string
+	CreatedAt time.Time
+}
+
+// RefreshToken is what the store keeps of an issued refresh token: its claims, never the token
+// itself. Ed25519 signatures are deterministic, so the same record always re-signs to the same
+// token string, which is how a retry inside the reuse window gets the identical successor.
+type RefreshToken struct {
+	JTI       string
+	SessionID string
+	UserID    string
+	KeyID     string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// RefreshState is a stored refresh token together with everything that decides whether it may be
+// used: its session, its user and its successor.
+type RefreshState struct {
+	Token          RefreshToken
+	UsedAt         time.Time     // zero while unused
+	Successor      *RefreshToken // set once used
+	SuccessorUsed  bool
+	SessionRevoked bool
+	SessionCreated time.Time
+	UserActive     bool
+	PasswordChange time.Time
+}
+
+// ResetCode is a one-time code for setting a password. Only an HMAC of the code is stored.
+// UserID is empty for a request about an email that has no account: the row still counts
+// towards the hourly cap, and no code can ever match it.
+type ResetCode struct {
+	ID        string
+	EmailKey  string
+	UserID    string
+	Hash      []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Outgoing is an email written to the outbox in the same transaction as the change it reports.
+// Payload is sealed (encrypted and authenticated) so no code is readable in the database.
+type Outgoing struct {
+	Payload   []byte
+	CreatedAt time.Time
+}
+
+// SigningKey is a token signing key. The newest generation signs; every kept key verifies.
+type SigningKey struct {
+	ID         string
+	Generation int
+	Private    ed25519.PrivateKey
+	CreatedAt  time.Time
+}
+
+// Store is what the Service needs from persistence. Every method that changes more than one row
+// does so in one transaction; single-use things are consumed by conditional writes.
+type Store interface {
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+
+	// CreateUser inserts u, with an optional reset code and email written in the same
+	// transaction. A duplicate email or phone returns a ValidationError with the contract's
+	// messages.
+	CreateUser(ctx context.Context, u User, code *ResetCode, mail *Outgoing) error
+	// UserByEmailKey returns the user with that email key, or ErrNotFound.
+	UserByEmailKey(ctx context.Context, emailKey string) (User, error)
+	// UserByID returns the user, or ErrNotFound.
+	UserByID(ctx context.Context, id string) (User, error)
+	// PhoneTaken reports whether an account has that E.164 phone number.
+	PhoneTaken(ctx context.Context, phone string) (bool, error)
+	// ReplacePasswordHash swaps the hash only if it is still old (a re-hash with new parameters).
+	ReplacePasswordHash(ctx context.Context, userID, old, new string) error
+
+	// CreateSession stores a new sign-in and its first refresh token.
+	CreateSession(ctx context.Context, s Session, first RefreshToken) error
+	// RefreshState returns the state of a refresh token by its jti, or ErrNotFound.
+	RefreshState(ctx context.Context, jti string) (RefreshState, error)
+	// RotateRefresh marks jti used at now and stores next as its successor, in one transaction,
+	// only if jti is unused and its session live; otherwise ErrConflict.
+	RotateRefresh(ctx context.Context, jti string, next RefreshToken, now time.Time) error
+	// RevokeSession revokes a sign-in and so every refresh token of it.
+	RevokeSession(ctx context.Context, sessionID string, now time.Time) error
+
+	// AddResetCode stores code (which replaces older ones) and its email, unless limit codes were
+	// already made for the same email key since since: then it returns a *ThrottledError whose
+	// RetryAfter is measured from code.CreatedAt. A limit of 0 means no limit.
+	AddResetCode(ctx context.Context, code ResetCode, mail *Outgoing, limit int, since time.Time) error
+	// ClaimResetCode counts one attempt against the newest code for the email key and returns it,
+	// if it is unused, unexpired at now and had fewer than maxAttempts; otherwise ErrNotFound.
+	ClaimResetCode(ctx context.Context, emailKey string, now time.Time, maxAttempts int) (ResetCode, error)
+	// RefundResetAttempt gives back the attempt a correct check counted.
+	RefundResetAttempt(ctx context.Context, codeID string) error
+	// ResetPassword uses up the code, sets the user's password hash, marks the email verified,
+	// sets PasswordChangedAt to now, revokes every session of the user and queues mail, in one
+	// transaction. A code already used returns ErrNotFound.
+	ResetPassword(ctx context.Context, codeID, userID, hash string, now time.Time, mail *Outgoing) error
+
+	// SigningKeys returns every kept signing key, newest generation first.
+	SigningKeys(ctx context.Context) ([]SigningKey, error)
+	// AddSigningKey stores k unless a key of its generation exists (another instance won).
+	AddSigningKey(ctx context.Context, k SigningKey) error
+	// Secret returns the stored secret of that name, storing candidate first if there is none.
+	Secret(ctx context.Context, name string, candidate []byte) ([]byte, error)
+
+	// Purge deletes, in batches of at most batch rows, what can no longer matter at now: expired
+	// refresh tokens and their sessions, codes older than the hourly window, sent or dead mail.
+	Purge(ctx context.Context, now time.Time, batch int) (int, error)
+}
+
+// Limiter counts events per key in fixed windows. Implementations keep the counts in memory or
+// in Redis; a limit of 0 is never passed to them.
+type Limiter interface {
+	// Hit counts one event for key and reports whether it is within limit events per window;
+	// when it is not, retryAfter says when the window ends.
+	Hit(ctx context.Context, key string, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error)
+	// Count returns the events counted for key in its current window and when the window ends.
+	Count(ctx context.Context, key string, window time.Duration) (n int, retryAfter time.Duration, err error)
+	// Reset forgets key.
+	Reset(ctx context.Context, key string) error
+}
+
+// OutboxItem is a queued email as the sender claims it.
+type OutboxItem struct {
+	ID       int64
+	Payload  []byte
+	Attempts int // attempts so far, this one included
+}

@@ -1,0 +1,203 @@
+package auth
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Token types, the token_type claim.
+const (
+	TypeAccess  = "access"
+	TypeRefresh = "refresh"
+)
+
+// MaxTokenLength bounds a token before any parsing: a real one is a few hundred bytes.
+const MaxTokenLength = 4096
+
+// TokenPair is what a sign-in or refresh returns.
+type TokenPair struct {
+	Access  string `json:"access"`
+	Refresh string `json:"refresh"`
+}
+
+// claims are the JWT claims authd issues, in simplejwt's vocabulary.
+type claims struct {
+	TokenType string           `json:"token_type"`
+	ExpiresAt *jwt.NumericDate `json:"exp"`
+	IssuedAt  preciseTime      `json:"iat"`
+	ID        string           `json:"jti"`
+	UserID    string           `json:"user_id"`
+	Subject   string           `json:"sub"`
+	Issuer    string           `json:"iss"`
+}
+
+func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt, nil }
+func (c *claims) GetIssuedAt() (*jwt.NumericDate, error) {
+	return jwt.NewNumericDate(c.IssuedAt.Time), nil
+}
+func (c *claims) GetNotBefore() (*jwt.NumericDate, error) { return nil, nil }
+func (c *claims) GetIssuer() (string, error)              { return c.Issuer, nil }
+func (c *claims) GetSubject() (string, error)             { return c.Subject, nil }
+func (c *claims) GetAudience() (jwt.ClaimStrings, error)  { return nil, nil }
+
+// preciseTime is a NumericDate with microseconds (RFC 7519 allows fractions), so that a token
+// minted in the same second as a password reset is still ordered before or after it.
+type preciseTime struct{ time.Time }
+
+func (t preciseTime) MarshalJSON() ([]byte, error) {
+	us := t.UnixMicro()
+	return fmt.Appendf(nil, "%d.%06d", us/1e6, us%1e6), nil
+}
+
+func (t *preciseTime) UnmarshalJSON(b []byte) error {
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	whole, frac, _ := bytes.Cut([]byte(n), []byte("."))
+	sec, err := strconv.ParseInt(string(whole), 10, 64)
+	if err != nil {
+		return err
+	}
+	var us int64
+	if len(frac) > 0 {
+		frac = append(frac, "000000"...)[:6]
+		if us, err = strconv.ParseInt(string(frac), 10, 64); err != nil || us < 0 {
+			return errors.New("bad fraction")
+		}
+	}
+	t.Time = time.UnixMicro(sec*1e6 + us)
+	return nil
+}
+
+// keySet is the signing keys, parsed once and swapped atomically when they change.
+type keySet struct {
+	signing SigningKey
+	public  map[string]ed25519.PublicKey
+	private map[string]ed25519.PrivateKey
+}
+
+// tokenMaker signs and checks authd's tokens. The parser and the keys are built once; the hot
+// path (Verify, Refresh) does a map lookup and one signature check.
+type tokenMaker struct {
+	issuer string
+	keys   atomic.Pointer[keySet]
+	parser *jwt.Parser
+}
+
+func newTokenMaker(issuer string, now func() time.Time) *tokenMaker {
+	return &tokenMaker{
+		issuer: issuer,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuer(issuer),
+			jwt.WithStrictDecoding(),
+			jwt.WithTimeFunc(now),
+		),
+	}
+}
+
+// setKeys installs keys (newest generation first); keys[0] signs.
+func (m *tokenMaker) setKeys(keys []SigningKey) {
+	ks := &keySet{signing: keys[0], public: map[string]ed25519.PublicKey{}, private: map[string]ed25519.PrivateKey{}}
+	for _, k := range keys {
+		ks.public[k.ID] = k.Private.Public().(ed25519.PublicKey)
+		ks.private[k.ID] = k.Private
+	}
+	m.keys.Store(ks)
+}
+
+func (m *tokenMaker) signingKeyID() string { return m.keys.Load().signing.ID }
+
+// mint signs a token; the same arguments always give the same string.
+func (m *tokenMaker) mint(typ, jti, userID, kid string, issued, expires time.Time) (string, error) {
+	key, ok := m.keys.Load().private[kid]
+	if !ok {
+		return "", fmt.Errorf("signing key %q is gone", kid)
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, &claims{
+		TokenType: typ,
+		ExpiresAt: jwt.NewNumericDate(expires),
+		IssuedAt:  preciseTime{issued},
+		ID:        jti,
+		UserID:    userID,
+		Subject:   userID,
+		Issuer:    m.issuer,
+	})
+	tok.Header["kid"] = kid
+	return tok.SignedString(key)
+}
+
+func (m *tokenMaker) keyFor(t *jwt.Token) (any, error) {
+	kid, _ := t.Header["kid"].(string)
+	if key, ok := m.keys.Load().public[kid]; ok {
+		return key, nil
+	}
+	return nil, errors.New("unknown key id")
+}
+
+// parse checks a token's signature (with the pinned algorithm and a known kid), expiry, issuer
+// and type, and returns its claims, or ErrTokenInvalid.
+func (m *tokenMaker) parse(raw, wantType string) (*claims, error) {
+	if raw == "" || len(raw) > MaxTokenLength {
+		return nil, ErrTokenInvalid
+	}
+	var c claims
+	if _, err := m.parser.ParseWithClaims(raw, &c, m.keyFor); err != nil {
+		return nil, ErrTokenInvalid
+	}
+	if c.TokenType != wantType || c.ID == "" || c.UserID == "" || c.Subject != c.UserID || c.IssuedAt.IsZero() {
+		return nil, ErrTokenInvalid
+	}
+	return &c, nil
+}
+
+// JWK is one public key as published at /.well-known/jwks.json.
+type JWK struct {
+	KeyType   string `json:"kty"`
+	Curve     string `json:"crv"`
+	X         string `json:"x"`
+	KeyID     string `json:"kid"`
+	Algorithm string `json:"alg"`
+	Use       string `json:"use"`
+}
+
+func (m *tokenMaker) jwks() []JWK {
+	ks := m.keys.Load()
+	out := make([]JWK, 0, len(ks.public))
+	for kid, pub := range ks.public {
+		out = append(out, publicJWK(kid, pub))
+	}
+	return out
+}
+
+func publicJWK(kid string, pub ed25519.PublicKey) JWK {
+	return JWK{KeyType: "OKP", Curve: "Ed25519", X: base64.RawURLEncoding.EncodeToString(pub), KeyID: kid, Algorithm: "EdDSA", Use: "sig"}
+}
+
+// NewSigningKey makes an Ed25519 key of the given generation, its kid the RFC 7638 thumbprint.
+func NewSigningKey(generation int, now time.Time) SigningKey {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	x := base64.RawURLEncoding.EncodeToString(pub)
+	sum := sha256.Sum256([]byte(`{"crv":"Ed25519","kty":"OKP","x":"` + x + `"}`))
+	return SigningKey{ID: base64.RawURLEncoding.EncodeToString(sum[:]), Generation: generation, Private: priv, CreatedAt: now}
+}
+
+// newID returns 128 random bits, URL-safe: jti values, session and code ids.
+func newID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -1,0 +1,160 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Field limits, in characters.
+const (
+	MaxNameLength    = 150
+	MaxAddressLength = 255
+	MaxEmailLength   = 254
+	MaxPhoneLength   = 128
+)
+
+// Registration is the data of POST /auth/register/. Password is nil when none was given: the
+// account is then made with no usable password and a code is mailed to set one.
+type Registration struct {
+	FirstName string
+	LastName  string
+	Address   string
+	Email     string
+	Phone     string
+	Password  *string
+}
+
+// TooLong is the contract's message for a value over its limit.
+func TooLong(limit int) string {
+	return fmt.Sprintf("Ensure this field has no more than %d characters.", limit)
+}
+
+// CheckRegistration returns every problem with r, field by field, including an email or phone
+// that is already taken. It changes nothing.
+func (s *Service) CheckRegistration(ctx context.Context, r Registration) (ValidationError, error) {
+	errs := ValidationError{}
+	required := func(field, value string, limit int) bool {
+		switch {
+		case value == "":
+			errs.Add(field, MsgRequired)
+		case utf8.RuneCountInString(value) > limit:
+			errs.Add(field, TooLong(limit))
+		default:
+			return true
+		}
+		return false
+	}
+	required("first_name", r.FirstName, MaxNameLength)
+	required("last_name", r.LastName, MaxNameLength)
+	if utf8.RuneCountInString(r.Address) > MaxAddressLength {
+		errs.Add("address", TooLong(MaxAddressLength))
+	}
+	if required("email", r.Email, MaxEmailLength) {
+		if email, ok := NormalizeEmail(r.Email); !ok {
+			errs.Add("email", MsgInvalidEmail)
+		} else if _, err := s.store.UserByEmailKey(ctx, EmailKey(email)); err == nil {
+			errs.Add("email", MsgEmailTaken)
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+	}
+	if required("phone_no", r.Phone, MaxPhoneLength) {
+		if phone, ok := s.ParsePhone(r.Phone); !ok {
+			errs.Add("phone_no", MsgInvalidPhone)
+		} else if taken, err := s.store.PhoneTaken(ctx, phone); err != nil {
+			return nil, err
+		} else if taken {
+			errs.Add("phone_no", MsgPhoneTaken)
+		}
+	}
+	if r.Password != nil {
+		if utf8.RuneCountInString(*r.Password) > MaxPasswordLength {
+			errs.Add("password", TooLong(MaxPasswordLength))
+		} else {
+			for _, p := range passwordProblems(*r.Password, s.cfg.MinPasswordLength, r.FirstName, r.LastName, r.Email) {
+				errs.Add("password", p)
+			}
+		}
+	}
+	return errs, nil
+}
+
+// Register creates an account. It returns a ValidationError listing every problem, or ErrBusy
+// when password hashing is at capacity. Without a password, a code to set one is mailed.
+func (s *Service) Register(ctx context.Context, r Registration) error {
+	errs, err := s.CheckRegistration(ctx, r)
+	if err != nil {
+		return err
+	}
+	if err := errs.Err(); err != nil {
+		return err
+	}
+	email, _ := NormalizeEmail(r.Email)
+	phone, _ := s.ParsePhone(r.Phone)
+	now := s.now()
+	u := User{
+		ID: uuid.NewString(), FirstName: r.FirstName, LastName: r.LastName, Address: r.Address,
+		Email: email, Phone: phone, Active: true, DateJoined: now,
+	}
+	if r.Password != nil {
+		if u.PasswordHash, err = s.hasher.Hash(ctx, *r.Password); err != nil {
+			return err
+		}
+		err = s.store.CreateUser(ctx, u, nil, nil)
+	} else {
+		code, digits := s.newResetCode(EmailKey(email), u.ID, now)
+		err = s.store.CreateUser(ctx, u, &code, s.seal(welcomeMessage(u, digits, s.cfg.CodeTTL)))
+	}
+	if err != nil {
+		return err
+	}
+	if r.Password == nil {
+		s.mailed()
+	}
+	s.log.Info("user registered", "event", "register", "user_id", u.ID, "password_set", r.Password != nil)
+	return nil
+}
+
+// emailLocal and emailDomain follow Django's EmailValidator (unquoted local parts, hostname
+// domains with a TLD of two or more characters, or localhost).
+var (
+	emailLocal  = regexp.MustCompile("^[-!#$%&'*+/=?^_`{}|~0-9A-Za-z]+(\\.[-!#$%&'*+/=?^_`{}|~0-9A-Za-z]+)*$")
+	emailDomain = regexp.MustCompile(`^((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+)(?:[A-Za-z0-9-]{2,63})$`)
+)
+
+// NormalizeEmail checks an address and returns it with its domain lower-cased, as Django stores it.
+func NormalizeEmail(email string) (string, bool) {
+	local, domain, ok := strings.Cut(email, "@")
+	if !ok || len(email) > MaxEmailLength || !emailLocal.MatchString(local) {
+		return "", false
+	}
+	domain = strings.ToLower(domain)
+	if domain != "localhost" && (!emailDomain.MatchString(domain) || strings.HasSuffix(domain, "-")) {
+		return "", false
+	}
+	return local + "@" + domain, true
+}
+
+// ParsePhone parses a phone number in international form, or in national form when a default
+// region is configured, and returns it in E.164.
+func (s *Service) ParsePhone(raw string) (string, bool) {
+	if len(raw) > MaxPhoneLength {
+		return "", false
+	}
+	region := s.cfg.PhoneRegion
+	if region == "" {
+		region = "ZZ" // unknown region: only +<country> numbers parse
+	}
+	n, err := phonenumbers.Parse(raw, region)
+	if err != nil || !phonenumbers.IsValidNumber(n) {
+		return "", false
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), true
+}

@@ -1,0 +1,227 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	auth "github.com/authd/authd"
+	"github.com/authd/authd/authtest"
+	"github.com/authd/authd/httpapi"
+	"github.com/authd/authd/mail"
+	"github.com/authd/authd/ratelimit"
+	"github.com/authd/authd/sqlite"
+	"github.com/authd/authd/sqlstore"
+)
+
+// env is a running authd, wired as cmd/authd wires it, on a SQLite file, a real SMTP server and
+// a clock the test moves.
+type env struct {
+	t      *testing.T
+	url    string
+	clock  *authtest.Clock
+	smtp   *authtest.SMTPServer
+	store  *sqlstore.Store
+	svc    *auth.Service
+	sender *mail.Sender
+	logs   *syncBuffer
+	dbPath string
+	cfg    auth.Config
+	opts   httpapi.Options
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// setup adjusts an env's configuration before it starts.
+type setup func(e *env)
+
+func newEnv(t *testing.T, setups ...setup) *env {
+	t.Helper()
+	e := &env{t: t, clock: authtest.NewClock(), smtp: authtest.StartSMTP(t), logs: &syncBuffer{},
+		dbPath: filepath.Join(t.TempDir(), "authd.db"), cfg: auth.DefaultConfig()}
+	e.cfg.LoginFailureLimit, e.cfg.CodesPerHour = 0, 0 // tests of the limits turn them on
+	for _, s := range setups {
+		s(e)
+	}
+	e.start()
+	return e
+}
+
+// start opens the database and serves; restart calls it again on the same file.
+func (e *env) start() {
+	t := e.t
+	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	store, err := sqlite.Open(ctx, e.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limiter := ratelimit.NewMemory(e.clock.Now)
+	e.store = store
+	e.svc, err = auth.New(ctx, e.cfg, auth.Deps{Store: store, Limiter: limiter, Now: e.clock.Now, Log: log,
+		Hasher: auth.NewHasher(auth.DefaultHashParams, 4, 2*time.Second), Mailed: func() { e.sender.Wake() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	transport, err := mail.NewSMTP(e.smtp.URL(), "authd@example.com", 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sender = mail.NewSender(store, transport, e.svc.OpenMessage, log)
+	e.sender.Now, e.sender.Poll = e.clock.Now, 20*time.Millisecond
+	done := make(chan struct{})
+	go func() { e.sender.Run(ctx); close(done) }()
+	opts := e.opts
+	opts.Log, opts.Limiter = log, limiter
+	srv := httptest.NewServer(httpapi.NewHandler(e.svc, opts))
+	e.url = srv.URL
+	t.Cleanup(func() { srv.Close(); cancel(); <-done; store.Close() })
+}
+
+type response struct {
+	status int
+	header http.Header
+	raw    string
+	body   map[string]any
+}
+
+// str returns a string member of the JSON body.
+func (r response) str(key string) string { s, _ := r.body[key].(string); return s }
+
+func (e *env) do(method, path, contentType, body string, headers ...string) response {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.url+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	r := response{status: res.StatusCode, header: res.Header, raw: string(raw)}
+	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+		e.t.Errorf("%s %s: Content-Type %q, want application/json", method, path, ct)
+	}
+	if err := json.Unmarshal(raw, &r.body); err != nil {
+		e.t.Errorf("%s %s: body %q is not a JSON object: %v", method, path, raw, err)
+	}
+	return r
+}
+
+// post sends body as JSON.
+func (e *env) post(path string, body any) response {
+	e.t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.do("POST", path, "application/json", string(b))
+}
+
+type obj = map[string]any
+
+// want fails the test unless r has the status and exactly the JSON body wantJSON.
+func want(t *testing.T, r response, status int, wantJSON string) {
+	t.Helper()
+	var got, exp any
+	json.Unmarshal([]byte(r.raw), &got)
+	if err := json.Unmarshal([]byte(wantJSON), &exp); err != nil {
+		t.Fatalf("bad expectation %q: %v", wantJSON, err)
+	}
+	gotJSON, _ := json.Marshal(got)
+	expJSON, _ := json.Marshal(exp)
+	if r.status != status || !bytes.Equal(gotJSON, expJSON) {
+		t.Fatalf("got %d %s\nwant %d %s", r.status, r.raw, status, expJSON)
+	}
+}
+
+const (
+	testPassword = "correct horse battery"
+	invalidToken = `{"detail":"Token is invalid or expired","code":"token_not_valid"}`
+	noAccount    = `{"detail":"No active account found with the given credentials"}`
+	badCode      = `{"otp":["Invalid or expired OTP."]}`
+)
+
+var phoneSeq atomic.Int32
+
+// newPhone returns a valid London number no other test account has.
+func newPhone() string { return fmt.Sprintf("+442071%06d", 830000+phoneSeq.Add(1)) }
+
+// register makes an account with a password and returns its registration body.
+func (e *env) register(email string) obj {
+	e.t.Helper()
+	body := obj{"first_name": "Grace", "last_name": "Hopper", "email": email, "phone_no": newPhone(), "password": testPassword}
+	r := e.post("/auth/register/", body)
+	want(e.t, r, 201, `{"detail":"User created successfully"}`)
+	return body
+}
+
+// login signs in and returns the pair.
+func (e *env) login(email, password string) (access, refresh string) {
+	e.t.Helper()
+	r := e.post("/auth/token/", obj{"email": email, "password": password})
+	if r.status != 200 || r.str("access") == "" || r.str("refresh") == "" {
+		e.t.Fatalf("login %s: %d %s", email, r.status, r.raw)
+	}
+	return r.str("access"), r.str("refresh")
+}
+
+func (e *env) refresh(token string) response {
+	e.t.Helper()
+	return e.post("/auth/token/refresh/", obj{"refresh_token": token})
+}
+
+func (e *env) verify(token string) response {
+	e.t.Helper()
+	return e.post("/auth/token/verify/", obj{"access_token": token})
+}
+
+// resetCode requests a reset for email and returns the code from the email that arrives.
+func (e *env) resetCode(email string) string {
+	e.t.Helper()
+	before := len(e.smtp.Received())
+	want(e.t, e.post("/auth/password/reset/", obj{"email": email}), 200, `{"detail":"An OTP email was sent to the user"}`)
+	msgs := e.smtp.WaitFor(before + 1)
+	m := msgs[len(msgs)-1]
+	if !strings.EqualFold(m.To, email) {
+		e.t.Fatalf("code mailed to %q, want %q", m.To, email)
+	}
+	return authtest.Code(e.t, m)
+}
+
+// containsEvent reports whether a log line has the event.
+func containsEvent(logs, event string) bool { return strings.Contains(logs, `"event":"`+event+`"`) }

@@ -1,0 +1,117 @@
+package httpapi_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/authd/authd/authtest"
+)
+
+func TestRegisterReportsEveryProblemTogether(t *testing.T) {
+	e := newEnv(t)
+	r := e.post("/auth/register/", obj{"first_name": strings.Repeat("x", 151), "email": "not-an-email", "phone_no": "12345", "password": "1234"})
+	want(t, r, 400, `{
+		"first_name": ["Ensure this field has no more than 150 characters."],
+		"last_name": ["This field is required."],
+		"email": ["Enter a valid email address."],
+		"phone_no": ["Enter a valid phone number."],
+		"password": ["This password is too short. It must contain at least 8 characters.", "This password is too common.", "This password is entirely numeric."]
+	}`)
+}
+
+func TestRegisterDuplicatesIgnoreEmailCaseAndPhoneFormat(t *testing.T) {
+	e := newEnv(t)
+	first := e.register("Dup@Example.com")
+	r := e.post("/auth/register/", obj{"first_name": "A", "last_name": "B", "email": "dup@example.COM",
+		"phone_no": first["phone_no"].(string)[:3] + " " + first["phone_no"].(string)[3:], "password": "unrelated words 99"})
+	want(t, r, 400, `{"email":["user with this email already exists."],"phone_no":["user with this phone no already exists."]}`)
+	// The account is the one first registered, under either case.
+	e.login("DUP@example.com", testPassword)
+}
+
+func TestRegisterDuplicateReportedWithOtherFieldErrors(t *testing.T) {
+	e := newEnv(t)
+	e.register("taken@example.com")
+	r := e.post("/auth/register/", obj{"email": "taken@example.com", "phone_no": newPhone(), "last_name": "B"})
+	want(t, r, 400, `{"first_name":["This field is required."],"email":["user with this email already exists."]}`)
+}
+
+func TestPasswordRules(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		first, email, password string
+		want                   string
+	}{
+		{"Alexandria", "ax@example.com", "alexandria1", `["The password is too similar to the first name."]`},
+		{"Ann", "marvellous.penguin@example.com", "penguin123", `["The password is too similar to the email."]`},
+		{"Ann", "a1@example.com", "password123", `["This password is too common."]`},
+		{"Ann", "a2@example.com", " Password123 ", `["This password is too common."]`},
+		{"Ann", "a3@example.com", "qwertyuiop", `["This password is too common."]`},
+		{"Ann", "a4@example.com", "12345678901234", `["This password is entirely numeric."]`},
+		{"Ann", "a5@example.com", "short", `["This password is too short. It must contain at least 8 characters."]`},
+		{"Ann", "a6@example.com", strings.Repeat("p", 1025), `["Ensure this field has no more than 1024 characters."]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.password[:min(len(tt.password), 20)], func(t *testing.T) {
+			r := e.post("/auth/register/", obj{"first_name": tt.first, "last_name": "Smith", "email": tt.email, "phone_no": newPhone(), "password": tt.password})
+			want(t, r, 400, `{"password":`+tt.want+`}`)
+		})
+	}
+	t.Run("last name", func(t *testing.T) {
+		r := e.post("/auth/register/", obj{"first_name": "Ann", "last_name": "Montgomery", "email": "m@example.com", "phone_no": newPhone(), "password": "montgomery7x"})
+		want(t, r, 400, `{"password":["The password is too similar to the last name."]}`)
+	})
+}
+
+func TestPasswordsAreKeptExactly(t *testing.T) {
+	e := newEnv(t)
+	long := strings.Repeat("Zq9-", 25) // 100 characters
+	for _, c := range []struct{ email, set, login string }{
+		{"long@example.com", long, long},
+		{"emoji@example.com", "correct horse 🐴 bättery staple", "correct horse 🐴 bättery staple"},
+		{"nfc@example.com", "caf\u00e9 au lait please", "cafe\u0301 au lait please"}, // NFC set, NFD given
+		{"spaces@example.com", "  leading and trailing  ", "  leading and trailing  "},
+	} {
+		r := e.post("/auth/register/", obj{"first_name": "Kim", "last_name": "Lee", "email": c.email, "phone_no": newPhone(), "password": c.set})
+		want(t, r, 201, `{"detail":"User created successfully"}`)
+		e.login(c.email, c.login)
+	}
+	for _, wrong := range []string{long[:99] + "X", strings.ToUpper(long), long[:99], "leading and trailing"} {
+		email := "long@example.com"
+		if wrong == "leading and trailing" {
+			email = "spaces@example.com"
+		}
+		want(t, e.post("/auth/token/", obj{"email": email, "password": wrong}), 401, noAccount)
+	}
+}
+
+func TestRegisterNationalPhoneNeedsRegion(t *testing.T) {
+	e := newEnv(t)
+	r := e.post("/auth/register/", obj{"first_name": "A", "last_name": "B", "email": "n1@example.com", "phone_no": "020 7183 8750"})
+	want(t, r, 400, `{"phone_no":["Enter a valid phone number."]}`)
+
+	g := newEnv(t, func(e *env) { e.cfg.PhoneRegion = "GB" })
+	r = g.post("/auth/register/", obj{"first_name": "A", "last_name": "B", "email": "n2@example.com", "phone_no": "020 7183 8750", "password": testPassword})
+	want(t, r, 201, `{"detail":"User created successfully"}`)
+	// Stored in E.164: the international form is the same number.
+	r = g.post("/auth/register/", obj{"first_name": "A", "last_name": "B", "email": "n3@example.com", "phone_no": "+44 20 7183 8750"})
+	want(t, r, 400, `{"phone_no":["user with this phone no already exists."]}`)
+}
+
+func TestRegisterWithoutPasswordMailsACodeToSetOne(t *testing.T) {
+	e := newEnv(t)
+	r := e.post("/auth/register/", obj{"first_name": "Nopass", "last_name": "User", "email": "nopass@example.com", "phone_no": newPhone(), "address": "1 Main St"})
+	want(t, r, 201, `{"detail":"User created successfully"}`)
+	for _, pw := range []string{"", "!", "null"} {
+		r := e.post("/auth/token/", obj{"email": "nopass@example.com", "password": pw})
+		if pw == "" {
+			want(t, r, 400, `{"password":["This field may not be blank."]}`)
+			continue
+		}
+		want(t, r, 401, noAccount)
+	}
+	code := authtest.Code(t, e.smtp.WaitFor(1)[0])
+	want(t, e.post("/auth/password/reset/verify", obj{"email": "nopass@example.com", "otp": code}), 200, `{"detail":"OTP is valid"}`)
+	want(t, e.post("/auth/password/reset/confirm/", obj{"email": "nopass@example.com", "otp": code, "password": "a brand new secret"}), 200, `{"detail":"Password has been reset"}`)
+	e.login("nopass@example.com", "a brand new secret")
+}

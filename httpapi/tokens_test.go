@@ -1,0 +1,207 @@
+package httpapi_test
+
+import (
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	josejwt "github.com/go-jose/go-jose/v4/jwt"
+)
+
+var b64 = base64.RawURLEncoding
+
+// parts splits a JWT into its decoded header and payload and its raw signature.
+func parts(t *testing.T, tok string) (header, payload obj, sig string) {
+	t.Helper()
+	p := strings.Split(tok, ".")
+	if len(p) != 3 {
+		t.Fatalf("token %q has %d parts", tok, len(p))
+	}
+	for i, dst := range []*obj{&header, &payload} {
+		raw, err := b64.DecodeString(p[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return header, payload, p[2]
+}
+
+func encodeSegment(v any) string { b, _ := json.Marshal(v); return b64.EncodeToString(b) }
+
+func TestIssuedTokens(t *testing.T) {
+	e := newEnv(t)
+	e.register("claims@example.com")
+	access, refresh := e.login("claims@example.com", testPassword)
+	jwks := e.do("GET", "/.well-known/jwks.json", "", "")
+	keys := jwks.body["keys"].([]any)
+	kid := keys[0].(map[string]any)["kid"]
+
+	for typ, tok := range map[string]string{"access": access, "refresh": refresh} {
+		h, p, _ := parts(t, tok)
+		if h["alg"] != "EdDSA" || h["kid"] != kid {
+			t.Errorf("%s header %v, want alg EdDSA and kid %v", typ, h, kid)
+		}
+		if p["token_type"] != typ || p["user_id"] == "" || p["sub"] != p["user_id"] || p["iss"] != "authd" || p["jti"] == "" {
+			t.Errorf("%s claims %v", typ, p)
+		}
+		if strings.Contains(p["sub"].(string), "@") {
+			t.Errorf("sub is an email: %v", p["sub"])
+		}
+		for _, k := range []string{"phone", "phone_no", "password", "email"} {
+			if _, ok := p[k]; ok {
+				t.Errorf("%s token carries %q", typ, k)
+			}
+		}
+		iat, exp := p["iat"].(float64), p["exp"].(float64)
+		lifetime := map[string]time.Duration{"access": 5 * time.Minute, "refresh": 24 * time.Hour}[typ]
+		if got := time.Duration(exp-iat) * time.Second; got < lifetime-time.Second || got > lifetime {
+			t.Errorf("%s lives %v, want %v", typ, got, lifetime)
+		}
+	}
+}
+
+func TestJWKSChecksTokensWithAnIndependentLibrary(t *testing.T) {
+	e := newEnv(t)
+	e.register("jwks@example.com")
+	access, _ := e.login("jwks@example.com", testPassword)
+	r := e.do("GET", "/.well-known/jwks.json", "", "")
+	if cc := r.header.Get("Cache-Control"); !strings.Contains(cc, "max-age") {
+		t.Errorf("JWKS Cache-Control %q, want a max-age", cc)
+	}
+	for _, private := range []string{`"d"`, `"p"`, `"q"`, `"dp"`, `"dq"`, `"qi"`, `"k"`} {
+		if strings.Contains(r.raw, private+":") {
+			t.Fatalf("JWKS publishes private member %s: %s", private, r.raw)
+		}
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal([]byte(r.raw), &set); err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := josejwt.ParseSigned(access, []jose.SignatureAlgorithm{jose.EdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := set.Key(parsed.Headers[0].KeyID)
+	if len(keys) != 1 || keys[0].Use != "sig" || keys[0].Algorithm != "EdDSA" {
+		t.Fatalf("JWKS keys for kid %q: %+v", parsed.Headers[0].KeyID, keys)
+	}
+	var claims josejwt.Claims
+	if err := parsed.Claims(keys[0].Key, &claims); err != nil {
+		t.Fatalf("go-jose rejects authd's token: %v", err)
+	}
+	if err := claims.ValidateWithLeeway(josejwt.Expected{Issuer: "authd", Time: e.clock.Now()}, 0); err != nil {
+		t.Fatalf("claims: %v", err)
+	}
+}
+
+func TestVerify(t *testing.T) {
+	e := newEnv(t)
+	e.register("verify@example.com")
+	access, refresh := e.login("verify@example.com", testPassword)
+	want(t, e.verify(access), 200, `{}`)
+	want(t, e.post("/auth/token/verify/", obj{"token": access}), 200, `{}`) // simplejwt's name
+	want(t, e.verify(refresh), 401, invalidToken)
+	want(t, e.refresh(access), 401, invalidToken)
+	want(t, e.post("/auth/token/verify/", obj{}), 400, `{"access_token":["This field is required."]}`)
+	want(t, e.verify("garbage"), 401, invalidToken)
+
+	e.clock.Advance(5*time.Minute + time.Second)
+	want(t, e.verify(access), 401, invalidToken)
+}
+
+func TestForgedTokensAreRejected(t *testing.T) {
+	e := newEnv(t)
+	e.register("forge@example.com")
+	access, _ := e.login("forge@example.com", testPassword)
+	header, payload, sig := parts(t, access)
+	segs := strings.Split(access, ".")
+
+	// The public key in every encoding an HS256 confusion attack might use as the secret.
+	jwks := e.do("GET", "/.well-known/jwks.json", "", "")
+	jwk := jwks.body["keys"].([]any)[0].(map[string]any)
+	rawX, _ := b64.DecodeString(jwk["x"].(string))
+	der, _ := x509.MarshalPKIXPublicKey(ed25519.PublicKey(rawX))
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	jwkJSON, _ := json.Marshal(jwk)
+
+	forged := map[string]string{}
+	for _, alg := range []string{"none", "None", "NONE"} {
+		h := obj{"alg": alg, "typ": "JWT", "kid": header["kid"]}
+		forged["alg "+alg+" empty signature"] = encodeSegment(h) + "." + segs[1] + "."
+		forged["alg "+alg+" original signature"] = encodeSegment(h) + "." + segs[1] + "." + sig
+	}
+	for name, secret := range map[string][]byte{"PEM": pemKey, "DER": der, "JWK": jwkJSON, "raw x": rawX} {
+		signing := encodeSegment(obj{"alg": "HS256", "typ": "JWT", "kid": header["kid"]}) + "." + segs[1]
+		mac := hmac.New(sha256.New, secret)
+		mac.Write([]byte(signing))
+		forged["HS256 with public key as "+name] = signing + "." + b64.EncodeToString(mac.Sum(nil))
+	}
+	for _, kid := range []string{"../../../../dev/null", "' OR '1'='1", "http://127.0.0.1:1/", strings.Repeat("k", 10000)} {
+		forged["kid "+kid[:min(len(kid), 20)]] = encodeSegment(obj{"alg": "EdDSA", "kid": kid}) + "." + segs[1] + "." + sig
+	}
+	// An attacker's own key, carried in the header.
+	attackerPub, attackerKey, _ := ed25519.GenerateKey(nil)
+	jwkHeader := encodeSegment(obj{"alg": "EdDSA", "kid": "attacker", "jwk": obj{"kty": "OKP", "crv": "Ed25519", "x": b64.EncodeToString(attackerPub)}})
+	forged["jwk header"] = jwkHeader + "." + segs[1] + "." + b64.EncodeToString(ed25519.Sign(attackerKey, []byte(jwkHeader+"."+segs[1])))
+
+	tampered := obj{}
+	for k, v := range payload {
+		tampered[k] = v
+	}
+	tampered["user_id"], tampered["sub"] = "00000000-0000-0000-0000-000000000000", "00000000-0000-0000-0000-000000000000"
+	forged["changed payload"] = segs[0] + "." + encodeSegment(tampered) + "." + sig
+	forged["empty signature"] = segs[0] + "." + segs[1] + "."
+	forged["truncated signature"] = segs[0] + "." + segs[1] + "." + sig[:len(sig)-4]
+	forged["two segments"] = segs[0] + "." + segs[1]
+	forged["four segments"] = access + "." + sig
+	forged["padded signature"] = access + "=="
+	forged["standard base64"] = segs[0] + "." + segs[1] + "." + strings.NewReplacer("-", "+", "_", "/").Replace(sig) + "+/"
+	noExp := obj{}
+	for k, v := range payload {
+		if k != "exp" {
+			noExp[k] = v
+		}
+	}
+	forged["no exp, unsigned"] = segs[0] + "." + encodeSegment(noExp) + "." + sig
+	forged["1 MB of dots"] = strings.Repeat(".", 1<<20-100)
+
+	for name, tok := range forged {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			r := e.verify(tok)
+			if name == "1 MB of dots" {
+				if r.status != 413 {
+					t.Fatalf("got %d %s, want 413", r.status, r.raw)
+				}
+			} else {
+				want(t, r, 401, invalidToken)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("took %v", d)
+			}
+		})
+	}
+	want(t, e.verify(access), 200, `{}`) // the genuine token still passes
+}
+
+func TestRestartKeepsTokensValid(t *testing.T) {
+	e := newEnv(t)
+	e.register("restart@example.com")
+	access, refresh := e.login("restart@example.com", testPassword)
+	e.start() // a second process on the same database file
+	want(t, e.verify(access), 200, `{}`)
+	if r := e.refresh(refresh); r.status != 200 {
+		t.Fatalf("refresh after restart: %d %s", r.status, r.raw)
+	}
+}

@@ -39,6 +39,7 @@ type env struct {
 	dbPath string
 	cfg    auth.Config
 	opts   httpapi.Options
+	hasher *auth.Hasher
 }
 
 type syncBuffer struct {
@@ -84,8 +85,11 @@ func (e *env) start() {
 	}
 	limiter := ratelimit.NewMemory(e.clock.Now)
 	e.store = store
+	if e.hasher == nil {
+		e.hasher = auth.NewHasher(auth.DefaultHashParams, 4, 2*time.Second)
+	}
 	e.svc, err = auth.New(ctx, e.cfg, auth.Deps{Store: store, Limiter: limiter, Now: e.clock.Now, Log: log,
-		Hasher: auth.NewHasher(auth.DefaultHashParams, 4, 2*time.Second), Mailed: func() { e.sender.Wake() }})
+		Hasher: e.hasher, Mailed: func() { e.sender.Wake() }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,3 +229,26 @@ func (e *env) resetCode(email string) string {
 
 // containsEvent reports whether a log line has the event.
 func containsEvent(logs, event string) bool { return strings.Contains(logs, `"event":"`+event+`"`) }
+
+// restartWith serves the same database with another hasher.
+func (e *env) restartWith(h *auth.Hasher) {
+	e.hasher = h
+	e.start()
+}
+
+// waitSent waits until n outbox rows are recorded as sent, failing after 10 s.
+func (e *env) waitSent(n int) {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var sent int
+		e.store.DB().QueryRow(`SELECT COUNT(*) FROM outbox WHERE sent_at IS NOT NULL`).Scan(&sent)
+		if sent >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%d emails recorded as sent, want %d", sent, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,177 @@
+package httpapi_test
+
+import (
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	auth "github.com/authd/authd"
+)
+
+func TestFailedSignInsLockTheEmail(t *testing.T) {
+	e := newEnv(t, func(e *env) { e.cfg.LoginFailureLimit = 10 })
+	e.register("locked@example.com")
+	for range 10 {
+		want(t, e.post("/auth/token/", obj{"email": "Locked@example.com", "password": "wrong guess here"}), 401, noAccount)
+	}
+	r := e.post("/auth/token/", obj{"email": "locked@example.com", "password": testPassword})
+	if r.status != 429 || r.header.Get("Retry-After") != "900" {
+		t.Fatalf("after 10 failures: %d %s Retry-After %q, want 429 for 900 s", r.status, r.raw, r.header.Get("Retry-After"))
+	}
+	want(t, r, 429, `{"detail":"Request was throttled. Expected available in 900 seconds."}`)
+	// Unknown emails are counted the same way.
+	for range 10 {
+		e.post("/auth/token/", obj{"email": "nobody@example.com", "password": "wrong guess here"})
+	}
+	if r := e.post("/auth/token/", obj{"email": "nobody@example.com", "password": "x"}); r.status != 429 {
+		t.Fatalf("unknown email after 10 failures: %d", r.status)
+	}
+	// A reset still works while locked.
+	code := e.resetCode("locked@example.com")
+	e.clock.Advance(time.Minute)
+	if r := e.post("/auth/token/", obj{"email": "locked@example.com", "password": testPassword}); r.status != 429 {
+		t.Fatalf("still locked: %d", r.status)
+	}
+	want(t, e.post("/auth/password/reset/confirm/", obj{"email": "locked@example.com", "otp": code, "password": "unlocked secret words"}), 200, `{"detail":"Password has been reset"}`)
+	e.login("locked@example.com", "unlocked secret words") // a reset clears the count
+
+	e.clock.Advance(15 * time.Minute)
+	if r := e.post("/auth/token/", obj{"email": "nobody@example.com", "password": "x"}); r.status != 401 {
+		t.Fatalf("after the window: %d, want 401", r.status)
+	}
+}
+
+func TestSuccessClearsFailures(t *testing.T) {
+	e := newEnv(t, func(e *env) { e.cfg.LoginFailureLimit = 3 })
+	e.register("clear@example.com")
+	for range 2 {
+		e.post("/auth/token/", obj{"email": "clear@example.com", "password": "wrong guess here"})
+	}
+	e.login("clear@example.com", testPassword)
+	for range 2 {
+		e.post("/auth/token/", obj{"email": "clear@example.com", "password": "wrong guess here"})
+	}
+	e.login("clear@example.com", testPassword)
+}
+
+func TestClientAddressLimit(t *testing.T) {
+	e := newEnv(t, func(e *env) { e.opts.IPRateLimit = 5 })
+	for i := range 5 {
+		// A rotating X-Forwarded-For from an untrusted peer changes nothing.
+		r := e.do("POST", "/auth/token/", "application/json", `{}`, "X-Forwarded-For", "203.0.113."+strconv.Itoa(i))
+		if r.status != 400 {
+			t.Fatalf("request %d: %d", i, r.status)
+		}
+	}
+	r := e.do("POST", "/auth/register/", "application/json", `{}`, "X-Forwarded-For", "203.0.113.99")
+	want(t, r, 429, `{"detail":"Request was throttled. Expected available in 60 seconds."}`)
+	// Refresh and verify are not credential endpoints.
+	want(t, e.verify("x"), 401, invalidToken)
+	e.clock.Advance(time.Minute)
+	if r := e.post("/auth/token/", obj{}); r.status != 400 {
+		t.Fatalf("after a minute: %d", r.status)
+	}
+}
+
+func TestTrustedProxyForwardsTheClientAddress(t *testing.T) {
+	e := newEnv(t, func(e *env) {
+		e.opts.IPRateLimit = 2
+		e.opts.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	})
+	for _, client := range []string{"198.51.100.1", "198.51.100.2"} {
+		for range 2 {
+			if r := e.do("POST", "/auth/token/", "application/json", `{}`, "X-Forwarded-For", "10.9.9.9, "+client); r.status != 400 {
+				t.Fatalf("%s: %d", client, r.status)
+			}
+		}
+		if r := e.do("POST", "/auth/token/", "application/json", `{}`, "X-Forwarded-For", client); r.status != 429 {
+			t.Fatalf("%s third request: %d, want 429", client, r.status)
+		}
+	}
+}
+
+func TestHashingQueueShedsLoad(t *testing.T) {
+	// One hashing slot and no wait: concurrent sign-ins past the first are shed with 503.
+	busy := newEnv(t)
+	busy.register("busy@example.com")
+	busy.restartWith(auth.NewHasher(auth.DefaultHashParams, 1, 0))
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			r := busy.post("/auth/token/", obj{"email": "busy@example.com", "password": testPassword})
+			mu.Lock()
+			statuses[r.status]++
+			mu.Unlock()
+			if r.status == 503 {
+				want(t, r, 503, `{"detail":"Service temporarily unavailable, try again later."}`)
+				if r.header.Get("Retry-After") == "" {
+					t.Error("503 without Retry-After")
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if statuses[200] < 1 || statuses[503] < 1 || statuses[200]+statuses[503] != 8 {
+		t.Fatalf("statuses %v: want some 200 and the rest 503", statuses)
+	}
+}
+
+func TestUnknownEmailCostsTheSameAsAWrongPassword(t *testing.T) {
+	e := newEnv(t)
+	e.register("timing@example.com")
+	var known, unknown []time.Duration
+	for i := range 15 {
+		for _, email := range []string{"timing@example.com", "absent" + strconv.Itoa(i) + "@example.com"} {
+			start := time.Now()
+			want(t, e.post("/auth/token/", obj{"email": email, "password": "not the password"}), 401, noAccount)
+			if email == "timing@example.com" {
+				known = append(known, time.Since(start))
+			} else {
+				unknown = append(unknown, time.Since(start))
+			}
+		}
+	}
+	slices.Sort(known)
+	slices.Sort(unknown)
+	k, u := known[len(known)/2], unknown[len(unknown)/2]
+	if diff := (k - u).Abs(); diff > 25*time.Millisecond && float64(diff) > 0.2*float64(k) {
+		t.Fatalf("median wrong password %v, unknown email %v", k, u)
+	}
+}
+
+func TestOutboxSurvivesAnSMTPOutage(t *testing.T) {
+	e := newEnv(t)
+	e.register("outage@example.com")
+	e.smtp.Stop()
+	start := time.Now()
+	want(t, e.post("/auth/password/reset/", obj{"email": "outage@example.com"}), 200, resetSent)
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the request waited %v on SMTP", d)
+	}
+	// The sender tries, fails and schedules a retry; nothing is lost.
+	e.sender.Drain(t.Context())
+	var attempts int
+	var lastError string
+	e.store.DB().QueryRow(`SELECT attempts, last_error FROM outbox WHERE sent_at IS NULL`).Scan(&attempts, &lastError)
+	if attempts < 1 || lastError == "" {
+		t.Fatalf("outbox row: attempts %d, last error %q", attempts, lastError)
+	}
+	e.smtp.Start()
+	e.clock.Advance(10 * time.Minute) // past any backoff
+	e.sender.Wake()
+	msgs := e.smtp.WaitFor(1)
+	e.waitSent(1)
+	e.clock.Advance(time.Hour)
+	e.sender.Drain(t.Context())
+	if got := len(e.smtp.Received()); got != 1 {
+		t.Fatalf("%d emails delivered, want exactly 1", got)
+	}
+	if msgs[0].MessageID == "" {
+		t.Error("no Message-ID to deduplicate by")
+	}
+}

@@ -35,6 +35,7 @@ type TokenPair struct {
 type claims struct {
 	TokenType string           `json:"token_type"`
 	ExpiresAt *jwt.NumericDate `json:"exp"`
+	NotBefore *jwt.NumericDate `json:"nbf,omitempty"` // never issued; checked when present
 	IssuedAt  preciseTime      `json:"iat"`
 	ID        string           `json:"jti"`
 	UserID    string           `json:"user_id"`
@@ -46,7 +47,7 @@ func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) { return c.Expire
 func (c *claims) GetIssuedAt() (*jwt.NumericDate, error) {
 	return jwt.NewNumericDate(c.IssuedAt.Time), nil
 }
-func (c *claims) GetNotBefore() (*jwt.NumericDate, error) { return nil, nil }
+func (c *claims) GetNotBefore() (*jwt.NumericDate, error) { return c.NotBefore, nil }
 func (c *claims) GetIssuer() (string, error)              { return c.Issuer, nil }
 func (c *claims) GetSubject() (string, error)             { return c.Subject, nil }
 func (c *claims) GetAudience() (jwt.ClaimStrings, error)  { return nil, nil }

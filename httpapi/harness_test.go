@@ -236,18 +236,25 @@ func (e *env) restartWith(h *auth.Hasher) {
 	e.start()
 }
 
-// waitSent waits until n outbox rows are recorded as sent, failing after 10 s.
+// waitSent waits until n outbox rows are recorded as sent.
 func (e *env) waitSent(n int) {
+	e.t.Helper()
+	e.waitRow(fmt.Sprintf("%d emails recorded as sent", n), `SELECT COUNT(*) >= ? FROM outbox WHERE sent_at IS NOT NULL`, n)
+}
+
+// waitRow waits until the query (returning one boolean) is true, failing after 10 s. It waits
+// for the background sender, which runs on its own goroutine.
+func (e *env) waitRow(what, query string, args ...any) {
 	e.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		var sent int
-		e.store.DB().QueryRow(`SELECT COUNT(*) FROM outbox WHERE sent_at IS NOT NULL`).Scan(&sent)
-		if sent >= n {
+		var ok bool
+		e.store.DB().QueryRow(query, args...).Scan(&ok)
+		if ok {
 			return
 		}
 		if time.Now().After(deadline) {
-			e.t.Fatalf("%d emails recorded as sent, want %d", sent, n)
+			e.t.Fatalf("waited 10 s for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -127,7 +127,7 @@ func fromMicros(us int64) time.Time {
 	if us == 0 {
 		return time.Time{}
 	}
-	return time.UnixMicro(us)
+	return time.UnixMicro(us).UTC()
 }
 
 func fromNullMicros(n sql.NullInt64) time.Time {

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authd/authd/authtest"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func post(t *testing.T, url string, body map[string]string) (int, map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	res, err := http.Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, out
+}
+
+func TestRunServesAndShutsDownCleanly(t *testing.T) {
+	smtp := authtest.StartSMTP(t)
+	addr := freeAddr(t)
+	env := map[string]string{
+		"AUTH_ADDR":         addr,
+		"AUTH_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "nested", "authd.db"),
+		"AUTH_SMTP_URL":     smtp.URL(),
+		"AUTH_MAIL_FROM":    "authd@example.com",
+	}
+	var stdout, stderr lockedBuffer
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, &stdout, &stderr) }()
+
+	base := "http://" + addr
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := http.Get(base + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("authd did not become healthy: %v\n%s", err, stdout.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	const password = "a walk in the park"
+	if code, body := post(t, base+"/auth/register/", map[string]string{"first_name": "Walt", "last_name": "Whitman",
+		"email": "walt@example.com", "phone_no": "+14155550132", "password": password}); code != 201 {
+		t.Fatalf("register: %d %v", code, body)
+	}
+	code, pair := post(t, base+"/auth/token/", map[string]string{"email": "walt@example.com", "password": password})
+	if code != 200 {
+		t.Fatalf("token: %d %v", code, pair)
+	}
+	if code, body := post(t, base+"/auth/token/verify/", map[string]string{"access_token": pair["access"].(string)}); code != 200 {
+		t.Fatalf("verify: %d %v", code, body)
+	}
+	if code, _ := post(t, base+"/auth/password/reset/", map[string]string{"email": "walt@example.com"}); code != 200 {
+		t.Fatalf("reset: %d", code)
+	}
+	otp := authtest.Code(t, smtp.WaitFor(1)[0])
+
+	stop() // what SIGTERM does
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v, want nil after a clean shutdown", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("authd did not stop")
+	}
+	logs := stdout.String()
+	for _, secret := range []string{password, otp, pair["access"].(string), pair["refresh"].(string)} {
+		if strings.Contains(logs, secret) {
+			t.Fatalf("a secret reached the log: %q", secret)
+		}
+	}
+	for _, line := range []string{`"msg":"request"`, `"path":"/auth/token/"`, `"status":200`, `"request_id"`, `"duration_ms"`, "authd stopped"} {
+		if !strings.Contains(logs, line) {
+			t.Errorf("log lacks %s", line)
+		}
+	}
+}
+
+func TestBadConfigurationStopsStartup(t *testing.T) {
+	for env, value := range map[string]string{
+		"AUTH_ACCESS_TTL":           "five minutes",
+		"AUTH_REFRESH_REUSE_WINDOW": "-1s",
+		"AUTH_DATABASE_URL":         "mysql://db",
+		"AUTH_SMTP_URL":             "http://user:hunter2@mail",
+		"AUTH_RESET_REVEAL_UNKNOWN": "maybe",
+		"AUTH_IP_RATE_LIMIT":        "lots",
+		"AUTH_TRUSTED_PROXIES":      "10.0.0.0/99",
+		"AUTH_PHONE_REGION":         "Britain",
+	} {
+		var out bytes.Buffer
+		err := run(context.Background(), nil, func(k string) string {
+			if k == env {
+				return value
+			}
+			return ""
+		}, &out, &out)
+		if err == nil || !strings.HasPrefix(err.Error(), env+": ") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s=%q: error %v, want one line naming the variable", env, value, err)
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("the error shows a password: %v", err)
+		}
+	}
+}
+
+func TestHelpListsEverySetting(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-h"}, func(string) string { return "" }, &out, &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("run -h = %v", err)
+	}
+	for _, s := range settings() {
+		if !strings.Contains(out.String(), s.env) || !strings.Contains(out.String(), "-"+flagName(s.env)) {
+			t.Errorf("-h does not list %s", s.env)
+		}
+	}
+	if !strings.Contains(out.String(), "default 5m") {
+		t.Error("-h does not show defaults")
+	}
+}
+
+func TestFlagsOverrideEnvironment(t *testing.T) {
+	c, err := loadConfig([]string{"-access-ttl", "2m"}, func(k string) string {
+		return map[string]string{"AUTH_ACCESS_TTL": "9m", "AUTH_REFRESH_TTL": "1h"}[k]
+	}, &bytes.Buffer{})
+	if err != nil || c.AccessTTL != 2*time.Minute || c.RefreshTTL != time.Hour || c.Addr != "127.0.0.1:8000" {
+		t.Fatalf("config %+v, %v", c, err)
+	}
+}

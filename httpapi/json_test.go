@@ -1,0 +1,91 @@
+package httpapi
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func FuzzDecode(f *testing.F) {
+	fields := []field{
+		{name: "email", required: true, max: 254},
+		{name: "password", required: true, max: 1024, raw: true},
+		{name: "address", max: 255, nullBlank: true},
+		{name: "refresh_token", alias: "refresh"},
+	}
+	seeds := []struct{ ct, body string }{
+		{"application/json", `{"email":"a@b.co","password":"pw","address":null,"refresh":"x"}`},
+		{"application/json", `{"email":`},
+		{"application/json", `[1,{"a":2}]`},
+		{"application/json", `null`},
+		{"application/json", `{"email":1e999,"password":true}`},
+		{"application/json", "{\"email\":\"\xff\"}"},
+		{"application/x-www-form-urlencoded", "email=a%40b.co&password=x&password=y"},
+		{"application/x-www-form-urlencoded", "%zz=1"},
+		{"multipart/form-data; boundary=X", "--X\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\na@b.co\r\n--X--\r\n"},
+		{"text/plain", "hi"},
+		{"", ""},
+	}
+	for _, s := range seeds {
+		f.Add(s.ct, s.body)
+	}
+	f.Fuzz(func(t *testing.T, contentType, body string) {
+		r := httptest.NewRequest("POST", "/auth/token/", strings.NewReader(body))
+		r.Header.Set("Content-Type", contentType)
+		in, err := decode(httptest.NewRecorder(), r, fields)
+		if err != nil {
+			re, ok := err.(*requestError)
+			if !ok || re.status < 400 || re.status > 499 {
+				t.Fatalf("decode error %v is not a 4xx request error", err)
+			}
+			return
+		}
+		for name, v := range in.values {
+			f := fieldNamed(fields, name)
+			if f.max > 0 && utf8.RuneCountInString(v) > f.max {
+				t.Fatalf("%s accepted with %d characters", name, utf8.RuneCountInString(v))
+			}
+			if _, bad := in.errs[name]; bad {
+				t.Fatalf("%s both accepted and rejected", name)
+			}
+		}
+		for _, f := range fields {
+			if f.required && !in.present[f.name] && len(in.errs[f.name]) == 0 {
+				t.Fatalf("required %s neither present nor reported", f.name)
+			}
+		}
+	})
+}
+
+func fieldNamed(fields []field, name string) field {
+	for _, f := range fields {
+		if f.name == name {
+			return f
+		}
+	}
+	return field{}
+}
+
+func TestResolveClientIP(t *testing.T) {
+	trusted := mustPrefixes("10.0.0.0/8", "127.0.0.1/32")
+	tests := []struct {
+		remote, xff, want string
+	}{
+		{"203.0.113.5:1234", "1.2.3.4", "203.0.113.5"},                        // untrusted peer: header ignored
+		{"127.0.0.1:1234", "198.51.100.7", "198.51.100.7"},                    // trusted proxy
+		{"127.0.0.1:1234", "6.6.6.6, 198.51.100.7, 10.1.1.1", "198.51.100.7"}, // skips trusted hops only
+		{"127.0.0.1:1234", "garbage", "127.0.0.1"},
+		{"127.0.0.1:1234", "", "127.0.0.1"},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tt.remote
+		if tt.xff != "" {
+			r.Header.Set("X-Forwarded-For", tt.xff)
+		}
+		if got := resolveClientIP(r, trusted); got != tt.want {
+			t.Errorf("remote %s XFF %q: got %s, want %s", tt.remote, tt.xff, got, tt.want)
+		}
+	}
+}

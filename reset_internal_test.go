@@ -1,0 +1,38 @@
+package auth
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+func TestCodesAreUniformSixDigits(t *testing.T) {
+	s := &Service{codeKey: []byte("k"), cfg: DefaultConfig()}
+	const draws = 60000
+	var counts [6][10]int
+	leadingZero := false
+	for range draws {
+		_, digits := s.newResetCode("e", "u", time.Now())
+		if len(digits) != 6 {
+			t.Fatalf("code %q", digits)
+		}
+		leadingZero = leadingZero || digits[0] == '0'
+		for i, d := range digits {
+			counts[i][d-'0']++
+		}
+	}
+	if !leadingZero {
+		t.Fatal("no code starts with 0: leading zeros are lost")
+	}
+	// Chi-square per position, 9 degrees of freedom: 27.88 is the 0.1% critical value.
+	for i := range counts {
+		chi := 0.0
+		for _, c := range counts[i] {
+			d := float64(c) - draws/10.0
+			chi += d * d / (draws / 10.0)
+		}
+		if chi > 27.88 || math.IsNaN(chi) {
+			t.Errorf("position %d: chi-square %.1f", i, chi)
+		}
+	}
+}

@@ -1,0 +1,360 @@
+// Package storetest is the contract every authd store must meet: run it against a new, empty
+// store of each kind (storetest.Run(t, open)).
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	auth "github.com/authd/authd"
+)
+
+// Store is what the suite drives: the domain's store and the mail sender's outbox.
+type Store interface {
+	auth.Store
+	ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]auth.OutboxItem, error)
+	MarkSent(ctx context.Context, id int64, now time.Time) error
+	MarkRetry(ctx context.Context, id int64, next time.Time, reason string) error
+	MarkDead(ctx context.Context, id int64, now time.Time, reason string) error
+}
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)
+
+// Run runs the store contract; open returns a new, empty, migrated store.
+func Run(t *testing.T, open func(t *testing.T) Store) {
+	tests := map[string]func(*testing.T, Store){
+		"users":           testUsers,
+		"duplicates":      testDuplicates,
+		"rotation":        testRotation,
+		"rotation race":   testRotationRace,
+		"revocation":      testRevocation,
+		"reset codes":     testResetCodes,
+		"code cap":        testCodeCap,
+		"reset password":  testResetPassword,
+		"outbox":          testOutbox,
+		"keys and secret": testKeysAndSecrets,
+		"purge":           testPurge,
+	}
+	for name, fn := range tests {
+		t.Run(name, func(t *testing.T) { fn(t, open(t)) })
+	}
+}
+
+var ctx = context.Background()
+
+func user(id, email, phone string) auth.User {
+	return auth.User{ID: id, FirstName: "F", LastName: "L", Email: email, Phone: phone, Active: true, DateJoined: t0, PasswordHash: "$argon2id$x"}
+}
+
+func mustUser(t *testing.T, s Store, u auth.User) {
+	t.Helper()
+	if err := s.CreateUser(ctx, u, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testUsers(t *testing.T, s Store) {
+	u := user("u1", "Ann@Example.com", "+442071838750")
+	u.Address, u.EmailVerified = "1 Main St", true
+	mustUser(t, s, u)
+	got, err := s.UserByEmailKey(ctx, "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != "u1" || got.Email != "Ann@Example.com" || got.Address != "1 Main St" || !got.EmailVerified || !got.Active || !got.DateJoined.Equal(t0) {
+		t.Fatalf("got %+v", got)
+	}
+	if _, err := s.UserByID(ctx, "nope"); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("UserByID(unknown) = %v", err)
+	}
+	if taken, _ := s.PhoneTaken(ctx, "+442071838750"); !taken {
+		t.Fatal("phone not taken")
+	}
+	// Social accounts have no phone; many may exist.
+	mustUser(t, s, user("u2", "b@example.com", ""))
+	mustUser(t, s, user("u3", "c@example.com", ""))
+	if err := s.ReplacePasswordHash(ctx, "u1", "stale", "new"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.UserByID(ctx, "u1"); got.PasswordHash != "$argon2id$x" {
+		t.Fatal("a hash was replaced although it had changed meanwhile")
+	}
+	s.ReplacePasswordHash(ctx, "u1", "$argon2id$x", "new")
+	if got, _ := s.UserByID(ctx, "u1"); got.PasswordHash != "new" {
+		t.Fatal("hash not replaced")
+	}
+}
+
+func testDuplicates(t *testing.T, s Store) {
+	mustUser(t, s, user("u1", "a@x.io", "+442071838750"))
+	var ve auth.ValidationError
+	if err := s.CreateUser(ctx, user("u2", "A@X.io", "+442071838751"), nil, nil); !errors.As(err, &ve) || ve["email"][0] != auth.MsgEmailTaken {
+		t.Fatalf("duplicate email: %v", err)
+	}
+	if err := s.CreateUser(ctx, user("u3", "b@x.io", "+442071838750"), nil, nil); !errors.As(err, &ve) || ve["phone_no"][0] != auth.MsgPhoneTaken {
+		t.Fatalf("duplicate phone: %v", err)
+	}
+	// Twenty racing registrations of one email: exactly one row.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	created := 0
+	for i := range 20 {
+		wg.Go(func() {
+			email := "race@x.io"
+			if i%2 == 1 {
+				email = "RACE@x.io"
+			}
+			err := s.CreateUser(ctx, user("r"+string(rune('a'+i)), email, ""), nil, nil)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				created++
+			case !errors.As(err, &ve):
+				t.Errorf("racing insert: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if created != 1 {
+		t.Fatalf("%d racing registrations succeeded, want 1", created)
+	}
+}
+
+func session(t *testing.T, s Store, id string) auth.RefreshToken {
+	t.Helper()
+	first := auth.RefreshToken{JTI: id + "-1", SessionID: id, UserID: "u1", KeyID: "k", IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := s.CreateSession(ctx, auth.Session{ID: id, UserID: "u1", CreatedAt: t0}, first); err != nil {
+		t.Fatal(err)
+	}
+	return first
+}
+
+func testRotation(t *testing.T, s Store) {
+	mustUser(t, s, user("u1", "a@x.io", ""))
+	first := session(t, s, "s1")
+	st, err := s.RefreshState(ctx, first.JTI)
+	if err != nil || !st.UsedAt.IsZero() || st.Successor != nil || st.SessionRevoked || !st.UserActive || st.Token != first {
+		t.Fatalf("fresh state %+v, %v", st, err)
+	}
+	next := first
+	next.JTI, next.IssuedAt = "s1-2", t0.Add(time.Minute)
+	if err := s.RotateRefresh(ctx, first.JTI, next, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RotateRefresh(ctx, first.JTI, next, t0.Add(time.Minute)); !errors.Is(err, auth.ErrConflict) {
+		t.Fatalf("second rotation of one token = %v, want ErrConflict", err)
+	}
+	st, _ = s.RefreshState(ctx, first.JTI)
+	if !st.UsedAt.Equal(t0.Add(time.Minute)) || st.Successor == nil || *st.Successor != next || st.SuccessorUsed {
+		t.Fatalf("used state %+v", st)
+	}
+	if _, err := s.RefreshState(ctx, "nope"); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("unknown jti: %v", err)
+	}
+}
+
+func testRotationRace(t *testing.T, s Store) {
+	mustUser(t, s, user("u1", "a@x.io", ""))
+	first := session(t, s, "s1")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won := 0
+	for i := range 20 {
+		wg.Go(func() {
+			next := first
+			next.JTI = "next-" + string(rune('a'+i))
+			err := s.RotateRefresh(ctx, first.JTI, next, t0)
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				won++
+			} else if !errors.Is(err, auth.ErrConflict) {
+				t.Errorf("racing rotation: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if won != 1 {
+		t.Fatalf("%d rotations won, want 1", won)
+	}
+}
+
+func testRevocation(t *testing.T, s Store) {
+	mustUser(t, s, user("u1", "a@x.io", ""))
+	first := session(t, s, "s1")
+	other := session(t, s, "s2")
+	if err := s.RevokeSession(ctx, "s1", t0); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.RefreshState(ctx, first.JTI); !st.SessionRevoked {
+		t.Fatal("session not revoked")
+	}
+	if st, _ := s.RefreshState(ctx, other.JTI); st.SessionRevoked {
+		t.Fatal("the other session was revoked")
+	}
+	next := first
+	next.JTI = "late"
+	if err := s.RotateRefresh(ctx, first.JTI, next, t0); !errors.Is(err, auth.ErrConflict) {
+		t.Fatalf("rotation in a revoked session = %v, want ErrConflict", err)
+	}
+}
+
+func code(id, email, user string, at time.Time) auth.ResetCode {
+	return auth.ResetCode{ID: id, EmailKey: email, UserID: user, Hash: []byte("hash-" + id), CreatedAt: at, ExpiresAt: at.Add(10 * time.Minute)}
+}
+
+func testResetCodes(t *testing.T, s Store) {
+	mustUser(t, s, user("u1", "a@x.io", ""))
+	if err := s.AddResetCode(ctx, code("c1", "a@x.io", "u1", t0), nil, 0, t0.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddResetCode(ctx, code("c2", "a@x.io", "u1", t0), nil, 0, t0.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ClaimResetCode(ctx, "a@x.io", t0, 5)
+	if err != nil || got.ID != "c2" || !bytes.Equal(got.Hash, []byte("hash-c2")) || got.UserID != "u1" {
+		t.Fatalf("claim = %+v, %v; want the newest code c2", got, err)
+	}
+	for range 4 {
+		if _, err := s.ClaimResetCode(ctx, "a@x.io", t0, 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.ClaimResetCode(ctx, "a@x.io", t0, 5); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("sixth claim = %v, want ErrNotFound", err)
+	}
+	s.RefundResetAttempt(ctx, "c2")
+	if _, err := s.ClaimResetCode(ctx, "a@x.io", t0, 5); err != nil {
+		t.Fatalf("claim after a refund: %v", err)
+	}
+	if _, err := s.ClaimResetCode(ctx, "a@x.io", t0.Add(10*time.Minute), 99); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("expired claim = %v", err)
+	}
+	if _, err := s.ClaimResetCode(ctx, "b@x.io", t0, 5); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("claim for an email without codes = %v", err)
+	}
+}
+
+func testCodeCap(t *testing.T, s Store) {
+	for i := range 5 {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		if err := s.AddResetCode(ctx, code("c"+string(rune('a'+i)), "ghost@x.io", "", at), nil, 5, at.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := t0.Add(10 * time.Minute)
+	var th *auth.ThrottledError
+	if err := s.AddResetCode(ctx, code("c6", "ghost@x.io", "", at), nil, 5, at.Add(-time.Hour)); !errors.As(err, &th) || th.RetryAfter != 50*time.Minute {
+		t.Fatalf("sixth code = %v, want throttled for 50m", err)
+	}
+	at = t0.Add(time.Hour + time.Second)
+	if err := s.AddResetCode(ctx, code("c7", "ghost@x.io", "", at), nil, 5, at.Add(-time.Hour)); err != nil {
+		t.Fatalf("after the hour: %v", err)
+	}
+}
+
+func testResetPassword(t *testing.T, s Store) {
+	mustUser(t, s, user("u1", "a@x.io", ""))
+	session(t, s, "s1")
+	s.AddResetCode(ctx, code("c1", "a@x.io", "u1", t0), nil, 0, t0)
+	mail := &auth.Outgoing{Payload: []byte("sealed"), CreatedAt: t0}
+	now := t0.Add(time.Minute)
+	if err := s.ResetPassword(ctx, "c1", "u1", "newhash", now, mail); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ResetPassword(ctx, "c1", "u1", "other", now, mail); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("second use of a code = %v, want ErrNotFound", err)
+	}
+	u, _ := s.UserByID(ctx, "u1")
+	if u.PasswordHash != "newhash" || !u.EmailVerified || !u.PasswordChangedAt.Equal(now) {
+		t.Fatalf("user after reset %+v", u)
+	}
+	if st, _ := s.RefreshState(ctx, "s1-1"); !st.SessionRevoked {
+		t.Fatal("sessions survive a reset")
+	}
+	if items, _ := s.ClaimOutbox(ctx, now, now.Add(time.Minute), 10); len(items) != 1 {
+		t.Fatalf("%d emails queued with the reset, want 1", len(items))
+	}
+}
+
+func testOutbox(t *testing.T, s Store) {
+	for i := range 3 {
+		s.AddResetCode(ctx, code("c"+string(rune('a'+i)), "a@x.io", "", t0), &auth.Outgoing{Payload: []byte{byte(i)}, CreatedAt: t0}, 0, t0)
+	}
+	items, err := s.ClaimOutbox(ctx, t0, t0.Add(time.Minute), 2)
+	if err != nil || len(items) != 2 || items[0].Attempts != 1 {
+		t.Fatalf("claim = %+v, %v", items, err)
+	}
+	// Leased rows are not claimed again until the lease ends.
+	more, _ := s.ClaimOutbox(ctx, t0, t0.Add(time.Minute), 10)
+	if len(more) != 1 {
+		t.Fatalf("second claim got %d, want the 1 unleased", len(more))
+	}
+	s.MarkSent(ctx, items[0].ID, t0)
+	s.MarkRetry(ctx, items[1].ID, t0.Add(30*time.Second), "refused")
+	s.MarkDead(ctx, more[0].ID, t0, "gave up")
+	due, _ := s.ClaimOutbox(ctx, t0.Add(10*time.Second), t0.Add(time.Minute), 10)
+	if len(due) != 0 {
+		t.Fatalf("claimed %d before the retry was due", len(due))
+	}
+	due, _ = s.ClaimOutbox(ctx, t0.Add(31*time.Second), t0.Add(2*time.Minute), 10)
+	if len(due) != 1 || due[0].ID != items[1].ID || due[0].Attempts != 2 {
+		t.Fatalf("due = %+v", due)
+	}
+}
+
+func testKeysAndSecrets(t *testing.T, s Store) {
+	if keys, err := s.SigningKeys(ctx); err != nil || len(keys) != 0 {
+		t.Fatalf("keys of a new store: %v, %v", keys, err)
+	}
+	a, b := auth.NewSigningKey(1, t0), auth.NewSigningKey(1, t0)
+	s.AddSigningKey(ctx, a)
+	if err := s.AddSigningKey(ctx, b); err != nil {
+		t.Fatalf("losing the race for generation 1 is not an error: %v", err)
+	}
+	s.AddSigningKey(ctx, auth.NewSigningKey(2, t0))
+	keys, _ := s.SigningKeys(ctx)
+	if len(keys) != 2 || keys[0].Generation != 2 || keys[1].ID != a.ID || !keys[1].Private.Equal(a.Private) {
+		t.Fatalf("keys = %+v", keys)
+	}
+	first, _ := s.Secret(ctx, "x", []byte("one"))
+	second, _ := s.Secret(ctx, "x", []byte("two"))
+	if string(first) != "one" || string(second) != "one" {
+		t.Fatalf("secret = %q then %q, want the first kept", first, second)
+	}
+}
+
+func testPurge(t *testing.T, s Store) {
+	mustUser(t, s, user("u1", "a@x.io", ""))
+	session(t, s, "old")
+	live := session(t, s, "live")
+	live.JTI, live.ExpiresAt = "live-2", t0.Add(48*time.Hour)
+	s.RotateRefresh(ctx, "live-1", live, t0)
+	s.AddResetCode(ctx, code("c1", "a@x.io", "u1", t0), nil, 0, t0)
+	later := t0.Add(2 * time.Hour)
+	total := 0
+	for {
+		n, err := s.Purge(ctx, later, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		total += n
+	}
+	if _, err := s.RefreshState(ctx, "old-1"); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("expired token kept: %v", err)
+	}
+	if _, err := s.RefreshState(ctx, "live-2"); err != nil {
+		t.Fatalf("live token purged: %v", err)
+	}
+	if total < 3 {
+		t.Fatalf("purged %d rows, want the expired tokens, their session and the old code", total)
+	}
+}

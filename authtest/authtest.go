@@ -3,6 +3,7 @@
 package authtest
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"mime/quotedprintable"
@@ -194,4 +195,23 @@ func decodeQP(s string) string {
 		return s
 	}
 	return string(b)
+}
+
+// Buffer is a bytes.Buffer that several goroutines may write to: a log under test.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns what was written.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

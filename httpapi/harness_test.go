@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,28 +34,11 @@ type env struct {
 	store  *sqlstore.Store
 	svc    *auth.Service
 	sender *mail.Sender
-	logs   *syncBuffer
+	logs   *authtest.Buffer
 	dbPath string
 	cfg    auth.Config
 	opts   httpapi.Options
 	hasher *auth.Hasher
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // setup adjusts an env's configuration before it starts.
@@ -64,7 +46,7 @@ type setup func(e *env)
 
 func newEnv(t *testing.T, setups ...setup) *env {
 	t.Helper()
-	e := &env{t: t, clock: authtest.NewClock(), smtp: authtest.StartSMTP(t), logs: &syncBuffer{},
+	e := &env{t: t, clock: authtest.NewClock(), smtp: authtest.StartSMTP(t), logs: &authtest.Buffer{},
 		dbPath: filepath.Join(t.TempDir(), "authd.db"), cfg: auth.DefaultConfig()}
 	e.cfg.LoginFailureLimit, e.cfg.CodesPerHour = 0, 0 // tests of the limits turn them on
 	for _, s := range setups {

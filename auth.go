@@ -63,6 +63,8 @@ type Service struct {
 	log     *slog.Logger
 	mailed  func() // tells the outbox sender there is mail; may be nil
 
+	providers map[string]SocialProvider // by backend name, e.g. "google-oauth2"
+
 	codeKey []byte      // HMAC key for reset codes
 	sealer  cipher.AEAD // seals outbox mail
 }
@@ -75,6 +77,8 @@ type Deps struct {
 	Now     func() time.Time
 	Log     *slog.Logger
 	Mailed  func()
+	// Providers are the social sign-in backends by name ("google-oauth2"); none by default.
+	Providers map[string]SocialProvider
 }
 
 // New returns a Service. On a fresh database it creates the first signing key and the secrets
@@ -90,7 +94,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 		d.Mailed = func() {}
 	}
 	s := &Service{cfg: cfg, store: d.Store, limiter: d.Limiter, hasher: d.Hasher, now: d.Now, log: d.Log, mailed: d.Mailed,
-		tokens: newTokenMaker(cfg.Issuer, d.Now)}
+		tokens: newTokenMaker(cfg.Issuer, d.Now), providers: d.Providers}
 	if err := s.ReloadKeys(ctx); err != nil {
 		return nil, err
 	}

@@ -104,6 +104,16 @@ type Store interface {
 	// ReplacePasswordHash swaps the hash only if it is still old (a re-hash with new parameters).
 	ReplacePasswordHash(ctx context.Context, userID, old, new string) error
 
+	// UserBySocial returns the user linked to a provider's subject, or ErrNotFound.
+	UserBySocial(ctx context.Context, provider, subject string) (User, error)
+	// CreateSocialUser inserts u linked to the provider's subject, in one transaction. A taken
+	// email is a ValidationError; a subject already linked is ErrConflict.
+	CreateSocialUser(ctx context.Context, u User, provider, subject string) error
+	// LinkSocial links the provider's subject to an existing user and marks the email verified.
+	// With dropPassword, the user's password is removed and every session revoked, in the same
+	// transaction. A subject already linked is ErrConflict.
+	LinkSocial(ctx context.Context, userID, provider, subject string, dropPassword bool, now time.Time) error
+
 	// CreateSession stores a new sign-in and its first refresh token.
 	CreateSession(ctx context.Context, s Session, first RefreshToken) error
 	// RefreshState returns the state of a refresh token by its jti, or ErrNotFound.

@@ -18,6 +18,11 @@ const (
 	msgNotFound    = "Not found."
 	msgBusy        = "Service temporarily unavailable, try again later."
 	msgServerError = "A server error occurred."
+
+	msgSocialRejected   = "Invalid Google credentials"
+	msgSocialDown       = "Google could not be reached. Try again later."
+	msgSocialNoEmail    = "The Google account shares no email address."
+	msgSocialUnverified = "An account with this email already exists, and Google has not verified that the email is yours. Sign in with your password instead."
 )
 
 // writeError is the one place an error becomes a response. Domain errors get the contract's
@@ -40,6 +45,15 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	case errors.Is(err, auth.ErrTokenInvalid):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": msgToken, "code": "token_not_valid"})
+	case errors.Is(err, auth.ErrSocialRejected):
+		writeJSON(w, http.StatusBadRequest, map[string]string{"detail": msgSocialRejected})
+	case errors.Is(err, auth.ErrSocialNoEmail):
+		writeJSON(w, http.StatusBadRequest, map[string]string{"detail": msgSocialNoEmail})
+	case errors.Is(err, auth.ErrSocialUnverifiedEmail):
+		writeJSON(w, http.StatusBadRequest, map[string]string{"detail": msgSocialUnverified})
+	case errors.Is(err, auth.ErrSocialUnavailable):
+		log.Warn("social provider unavailable", "request_id", requestID(r.Context()), "err", err)
+		writeJSON(w, http.StatusBadGateway, map[string]string{"detail": msgSocialDown})
 	case errors.Is(err, auth.ErrNotFound):
 		writeJSON(w, http.StatusNotFound, map[string]string{"detail": msgNotFound})
 	case errors.As(err, &throttled):

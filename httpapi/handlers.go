@@ -192,6 +192,33 @@ func handleResetConfirm(svc *auth.Service, log *slog.Logger) http.Handler {
 	})
 }
 
+// socialCreated is the answer to a first social sign-in, which made the account.
+type socialCreated struct {
+	Detail string `json:"detail"`
+	auth.TokenPair
+}
+
+func handleSocial(svc *auth.Service, log *slog.Logger) http.Handler {
+	fields := []field{{name: "access_code", required: true}}
+	return handle(log, fields, func(r *http.Request, in input) (int, any, error) {
+		backend := r.PathValue("backend")
+		if !svc.HasProvider(backend) {
+			return 0, nil, auth.ErrNotFound // before the body is judged: the path does not exist
+		}
+		if err := in.errs.Err(); err != nil {
+			return 0, nil, err
+		}
+		pair, created, err := svc.SignInWithProvider(r.Context(), backend, in.str("access_code"))
+		switch {
+		case err != nil:
+			return 0, nil, err
+		case created:
+			return http.StatusCreated, socialCreated{"User created successfully!", pair}, nil
+		}
+		return http.StatusOK, pair, nil
+	})
+}
+
 func handleJWKS(svc *auth.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Verifiers may cache the keys briefly; a rotated key is published before it signs.

@@ -17,6 +17,7 @@ import (
 
 	auth "github.com/authd/authd"
 	"github.com/authd/authd/authtest"
+	"github.com/authd/authd/google"
 	"github.com/authd/authd/httpapi"
 	"github.com/authd/authd/mail"
 	"github.com/authd/authd/ratelimit"
@@ -39,6 +40,16 @@ type env struct {
 	cfg    auth.Config
 	opts   httpapi.Options
 	hasher *auth.Hasher
+	google *authtest.FakeGoogle
+	gcfg   google.Config
+}
+
+// withGoogle turns Google sign-in on, against a fake Google.
+func withGoogle(e *env) {
+	e.google = authtest.StartGoogle(e.t, "authd-test.apps.googleusercontent.com", e.clock.Now)
+	e.gcfg = google.Config{ClientID: e.google.ClientID, ClientSecret: e.google.Secret, RedirectURL: "postmessage",
+		TokenURL: e.google.URL + "/token", UserinfoURL: e.google.URL + "/userinfo", JWKSURL: e.google.URL + "/jwks",
+		Issuer: e.google.URL, Timeout: 2 * time.Second, Now: e.clock.Now}
 }
 
 // setup adjusts an env's configuration before it starts.
@@ -70,7 +81,11 @@ func (e *env) start() {
 	if e.hasher == nil {
 		e.hasher = auth.NewHasher(auth.DefaultHashParams, 4, 2*time.Second)
 	}
-	e.svc, err = auth.New(ctx, e.cfg, auth.Deps{Store: store, Limiter: limiter, Now: e.clock.Now, Log: log,
+	providers := map[string]auth.SocialProvider{}
+	if e.google != nil {
+		providers["google-oauth2"] = google.New(e.gcfg)
+	}
+	e.svc, err = auth.New(ctx, e.cfg, auth.Deps{Providers: providers, Store: store, Limiter: limiter, Now: e.clock.Now, Log: log,
 		Hasher: e.hasher, Mailed: func() { e.sender.Wake() }})
 	if err != nil {
 		t.Fatal(err)

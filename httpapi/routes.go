@@ -18,7 +18,8 @@ func addRoutes(mux *http.ServeMux, svc *auth.Service, log *slog.Logger, limited 
 	post(mux, "/auth/password/reset/", limited(handleResetRequest(svc, log)))
 	post(mux, "/auth/password/reset/verify/", limited(handleResetVerify(svc, log)))
 	post(mux, "/auth/password/reset/confirm/", limited(handleResetConfirm(svc, log)))
+	post(mux, "/auth/social/{backend}/", limited(handleSocial(svc, log)))
 	get(mux, "/.well-known/jwks.json", handleJWKS(svc))
 	get(mux, "/healthz", handleHealth(svc, log))
-	mux.Handle("/", http.HandlerFunc(notFound)) // /auth/social/{backend} too, until Google sign-in
+	mux.Handle("/", http.HandlerFunc(notFound))
 }

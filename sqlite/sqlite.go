@@ -28,12 +28,15 @@ var dialect = sqlstore.Dialect{
 	Name: "sqlite",
 	UniqueViolation: func(err error) string {
 		var e *sqlite.Error
-		if !errors.As(err, &e) || e.Code() != sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+		if !errors.As(err, &e) || (e.Code() != sqlite3.SQLITE_CONSTRAINT_UNIQUE && e.Code() != sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
 			return ""
 		}
-		// "UNIQUE constraint failed: users.email_key"
-		_, col, _ := strings.Cut(e.Error(), "users.")
-		return strings.TrimSuffix(strings.Fields(col + " ")[0], ")")
+		// "... UNIQUE constraint failed: users.email_key (2067)": the constraint's first column.
+		msg := e.Error()
+		cols := msg[strings.LastIndex(msg, "failed: ")+len("failed: "):]
+		first, _, _ := strings.Cut(cols, ",")
+		first, _, _ = strings.Cut(first, " ")
+		return first
 	},
 }
 

@@ -9,6 +9,12 @@ var queries = map[string]string{
 	"userByID":       `SELECT ` + userColumns + ` FROM users WHERE id = ?`,
 	"phoneTaken":     `SELECT COUNT(*) FROM users WHERE phone = ?`,
 	"replaceHash":    `UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`,
+	"userBySocial": `SELECT ` + userColumns + ` FROM users
+		WHERE id = (SELECT user_id FROM social_accounts WHERE provider = ? AND subject = ?)`,
+	"insertSocial": `INSERT INTO social_accounts (provider, subject, user_id, created_at) VALUES (?, ?, ?, ?)`,
+	"verifyEmail":  `UPDATE users SET email_verified = 1 WHERE id = ?`,
+	// The account's password was set by someone who never proved the email; the provider has.
+	"dropPassword": `UPDATE users SET password_hash = '', email_verified = 1, password_changed_at = ? WHERE id = ?`,
 
 	"insertSession": `INSERT INTO sessions (id, user_id, created_at) VALUES (?, ?, ?)`,
 	"insertRefresh": `INSERT INTO refresh_tokens (jti, session_id, user_id, key_id, issued_at, expires_at)

@@ -22,7 +22,8 @@ type Dialect struct {
 	// SkipLocked is appended to the outbox claim's row selection (FOR UPDATE SKIP LOCKED) where
 	// the database has it; SQLite serialises writers instead.
 	SkipLocked string
-	// UniqueViolation returns the column of a unique constraint err violates, or "".
+	// UniqueViolation returns the first column ("users.email_key") of the unique constraint err
+	// violates, or "".
 	UniqueViolation func(err error) string
 	// Unavailable reports whether err means the database cannot be reached (as opposed to a
 	// query that failed).

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		"outbox":          testOutbox,
 		"keys and secret": testKeysAndSecrets,
 		"purge":           testPurge,
+		"social accounts": testSocial,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open(t)) })
@@ -125,10 +126,12 @@ func testDuplicates(t *testing.T, s Store) {
 	}
 }
 
-func session(t *testing.T, s Store, id string) auth.RefreshToken {
+func session(t *testing.T, s Store, id string) auth.RefreshToken { return sessionOf(t, s, id, "u1") }
+
+func sessionOf(t *testing.T, s Store, id, userID string) auth.RefreshToken {
 	t.Helper()
-	first := auth.RefreshToken{JTI: id + "-1", SessionID: id, UserID: "u1", KeyID: "k", IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-	if err := s.CreateSession(ctx, auth.Session{ID: id, UserID: "u1", CreatedAt: t0}, first); err != nil {
+	first := auth.RefreshToken{JTI: id + "-1", SessionID: id, UserID: userID, KeyID: "k", IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := s.CreateSession(ctx, auth.Session{ID: id, UserID: userID, CreatedAt: t0}, first); err != nil {
 		t.Fatal(err)
 	}
 	return first
@@ -356,5 +359,56 @@ func testPurge(t *testing.T, s Store) {
 	}
 	if total < 3 {
 		t.Fatalf("purged %d rows, want the expired tokens, their session and the old code", total)
+	}
+}
+
+func testSocial(t *testing.T, s Store) {
+	g := user("g1", "g@x.io", "")
+	g.PasswordHash, g.EmailVerified = "", true
+	if err := s.CreateSocialUser(ctx, g, "google-oauth2", "sub-1"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.UserBySocial(ctx, "google-oauth2", "sub-1")
+	if err != nil || got.ID != "g1" || got.Phone != "" || got.PasswordHash != "" {
+		t.Fatalf("UserBySocial = %+v, %v", got, err)
+	}
+	if _, err := s.UserBySocial(ctx, "github", "sub-1"); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("another provider's subject: %v", err)
+	}
+	if err := s.CreateSocialUser(ctx, user("g2", "other@x.io", ""), "google-oauth2", "sub-1"); !errors.Is(err, auth.ErrConflict) {
+		t.Fatalf("a subject linked twice = %v, want ErrConflict", err)
+	}
+	var ve auth.ValidationError
+	if err := s.CreateSocialUser(ctx, user("g3", "G@x.io", ""), "google-oauth2", "sub-3"); !errors.As(err, &ve) {
+		t.Fatalf("a taken email = %v, want a ValidationError", err)
+	}
+	if _, err := s.UserByID(ctx, "g2"); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatal("a user was left behind by a failed social insert")
+	}
+
+	mustUser(t, s, user("p1", "p@x.io", "+442071838750"))
+	live := sessionOf(t, s, "sp", "p1")
+	if err := s.LinkSocial(ctx, "p1", "google-oauth2", "sub-p", false, t0); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := s.UserBySocial(ctx, "google-oauth2", "sub-p"); u.ID != "p1" || !u.EmailVerified || u.PasswordHash == "" {
+		t.Fatalf("linked user %+v: want verified, password kept", u)
+	}
+	mustUser(t, s, user("p2", "q@x.io", "+442071838751"))
+	squatter := sessionOf(t, s, "sq", "p2")
+	if err := s.LinkSocial(ctx, "p2", "google-oauth2", "sub-q", true, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := s.UserByID(ctx, "p2"); u.PasswordHash != "" || !u.EmailVerified || !u.PasswordChangedAt.Equal(t0.Add(time.Second)) {
+		t.Fatalf("user after a link that drops the password: %+v", u)
+	}
+	if st, _ := s.RefreshState(ctx, squatter.JTI); !st.SessionRevoked {
+		t.Fatal("the sessions of a dropped password survive")
+	}
+	if st, _ := s.RefreshState(ctx, live.JTI); st.SessionRevoked {
+		t.Fatal("a link revoked another user's session")
+	}
+	if err := s.LinkSocial(ctx, "p2", "google-oauth2", "sub-q", false, t0); !errors.Is(err, auth.ErrConflict) {
+		t.Fatalf("linking a linked subject = %v, want ErrConflict", err)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/authd/authd/google"
 )
 
 // config is everything authd reads from its environment and flags. This file is the only place
@@ -35,6 +37,7 @@ type config struct {
 	MinPasswordLength int
 	HashConcurrency   int
 	LogLevel          string
+	Google            google.Config
 }
 
 // setting is one variable: its environment name, its flag, its default and how to read it.
@@ -109,6 +112,15 @@ func settings() []setting {
 		{"AUTH_RESET_CODE_LIMIT", "5", "password reset codes per email per hour; 0: off", intInto(func(c *config) *int { return &c.ResetCodeLimit }, 0)},
 		{"AUTH_PASSWORD_MIN_LENGTH", "8", "minimum password length (15 for NIST's single-factor profile)", intInto(func(c *config) *int { return &c.MinPasswordLength }, 1)},
 		{"AUTH_HASH_CONCURRENCY", strconv.Itoa(runtime.NumCPU()), "password hashes run at once (each takes 19 MiB)", intInto(func(c *config) *int { return &c.HashConcurrency }, 1)},
+		{"AUTH_GOOGLE_CLIENT_ID", "", "Google OAuth client id; unset: Google sign-in answers 404", func(v string, c *config) error { c.Google.ClientID = v; return nil }},
+		{"AUTH_GOOGLE_CLIENT_SECRET", "", "Google OAuth client secret (set it in the environment, not as a flag)", func(v string, c *config) error { c.Google.ClientSecret = v; return nil }},
+		{"AUTH_GOOGLE_REDIRECT_URL", "postmessage", "redirect URI for the code exchange", func(v string, c *config) error { c.Google.RedirectURL = v; return nil }},
+		{"AUTH_GOOGLE_TOKEN_URL", google.TokenURL, "Google's token endpoint", urlInto(func(c *config) *string { return &c.Google.TokenURL })},
+		{"AUTH_GOOGLE_USERINFO_URL", google.UserinfoURL, "Google's userinfo endpoint", urlInto(func(c *config) *string { return &c.Google.UserinfoURL })},
+		{"AUTH_GOOGLE_JWKS_URL", google.JWKSURL, "Google's signing keys", urlInto(func(c *config) *string { return &c.Google.JWKSURL })},
+		{"AUTH_GOOGLE_TOKENINFO_URL", "", "checks which app an access token belongs to; unset: Google's when the userinfo URL is Google's, else no check", urlInto(func(c *config) *string { return &c.Google.TokeninfoURL })},
+		{"AUTH_GOOGLE_ISSUER", google.Issuer, "expected iss of ID tokens (accounts.google.com is accepted as well)", func(v string, c *config) error { c.Google.Issuer = v; return nil }},
+		{"AUTH_GOOGLE_TIMEOUT", "5s", "longest wait on Google during one sign-in", durationInto(func(c *config) *time.Duration { return &c.Google.Timeout }, false)},
 		{"AUTH_LOG_LEVEL", "info", "debug, info, warn or error", func(v string, c *config) error {
 			switch v {
 			case "debug", "info", "warn", "error":
@@ -161,6 +173,12 @@ func loadConfig(args []string, getenv func(string) string, out io.Writer) (confi
 			return c, fmt.Errorf("%s: %w", s.env, err)
 		}
 	}
+	if c.Google.TokeninfoURL == "" && c.Google.UserinfoURL == google.UserinfoURL {
+		c.Google.TokeninfoURL = google.TokeninfoURL
+	}
+	if c.Google.ClientID != "" && c.Google.ClientSecret == "" {
+		return c, fmt.Errorf("AUTH_GOOGLE_CLIENT_SECRET: required with AUTH_GOOGLE_CLIENT_ID")
+	}
 	return c, nil
 }
 
@@ -171,6 +189,19 @@ func durationInto(field func(*config) *time.Duration, zeroOK bool) func(string, 
 			return fmt.Errorf("want a positive duration such as 90s or 5m, got %q", v)
 		}
 		*field(c) = d
+		return nil
+	}
+}
+
+func urlInto(field func(*config) *string) func(string, *config) error {
+	return func(v string, c *config) error {
+		if v != "" {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				return fmt.Errorf("want an http(s) URL, got %q", redactURL(v))
+			}
+		}
+		*field(c) = v
 		return nil
 	}
 }

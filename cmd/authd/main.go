@@ -18,6 +18,7 @@ import (
 	"time"
 
 	auth "github.com/authd/authd"
+	"github.com/authd/authd/google"
 	"github.com/authd/authd/httpapi"
 	"github.com/authd/authd/mail"
 	"github.com/authd/authd/ratelimit"
@@ -72,12 +73,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	svcCfg.RevealUnknownEmail, svcCfg.PhoneRegion = cfg.RevealUnknown, cfg.PhoneRegion
 	svcCfg.LoginFailureLimit, svcCfg.CodesPerHour = cfg.LoginFailureLimit, cfg.ResetCodeLimit
 	svcCfg.MinPasswordLength = cfg.MinPasswordLength
+	providers := map[string]auth.SocialProvider{}
+	if cfg.Google.ClientID != "" {
+		providers["google-oauth2"] = google.New(cfg.Google)
+	}
 	svc, err := auth.New(ctx, svcCfg, auth.Deps{
-		Store:   store,
-		Limiter: limiter,
-		Hasher:  auth.NewHasher(auth.DefaultHashParams, cfg.HashConcurrency, 2*time.Second),
-		Log:     log,
-		Mailed:  func() { sender.Wake() },
+		Providers: providers,
+		Store:     store,
+		Limiter:   limiter,
+		Hasher:    auth.NewHasher(auth.DefaultHashParams, cfg.HashConcurrency, 2*time.Second),
+		Log:       log,
+		Mailed:    func() { sender.Wake() },
 	})
 	if err != nil {
 		return err
@@ -115,7 +121,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("authd listening", "addr", ln.Addr().String(), "database", "sqlite", "smtp", cfg.SMTPURL != "")
+	log.Info("authd listening", "addr", ln.Addr().String(), "database", "sqlite", "smtp", cfg.SMTPURL != "", "google", cfg.Google.ClientID != "")
 
 	select {
 	case err = <-serveErr:

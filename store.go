@@ -77,12 +77,14 @@ type Outgoing struct {
 	CreatedAt time.Time
 }
 
-// SigningKey is a token signing key. The newest generation signs; every kept key verifies.
+// SigningKey is a token signing key. The newest active generation signs; every kept key
+// verifies, and is published, from the moment it is stored.
 type SigningKey struct {
-	ID         string
-	Generation int
-	Private    ed25519.PrivateKey
-	CreatedAt  time.Time
+	ID          string
+	Generation  int
+	Private     ed25519.PrivateKey
+	CreatedAt   time.Time
+	ActivatesAt time.Time // it signs from then on; zero: at once
 }
 
 // Store is what the Service needs from persistence. Every method that changes more than one row

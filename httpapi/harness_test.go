@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 	"github.com/authd/authd/google"
 	"github.com/authd/authd/httpapi"
 	"github.com/authd/authd/mail"
+	"github.com/authd/authd/postgres"
 	"github.com/authd/authd/ratelimit"
 	"github.com/authd/authd/sqlite"
 	"github.com/authd/authd/sqlstore"
@@ -40,6 +42,7 @@ type env struct {
 	cfg    auth.Config
 	opts   httpapi.Options
 	hasher *auth.Hasher
+	pgURL  string
 	google *authtest.FakeGoogle
 	gcfg   google.Config
 }
@@ -67,12 +70,54 @@ func newEnv(t *testing.T, setups ...setup) *env {
 	return e
 }
 
+// onPostgres is set by AUTH_TEST_STORE=postgres: every test then runs on PostgreSQL (in a schema
+// of its own) instead of a SQLite file.
+// (Read while tests run, so the test cache knows the variable.)
+func onPostgres() bool { return os.Getenv("AUTH_TEST_STORE") == "postgres" }
+
+func (e *env) open(ctx context.Context) (*sqlstore.Store, error) {
+	if !onPostgres() {
+		return sqlite.Open(ctx, e.dbPath)
+	}
+	if e.pgURL == "" {
+		e.pgURL = authtest.PostgresURL(e.t)
+	}
+	return postgres.Open(ctx, e.pgURL, postgres.Options{})
+}
+
+// dump returns everything the database holds, as it would reach a backup.
+func (e *env) dump() []byte {
+	e.t.Helper()
+	if !onPostgres() {
+		e.store.DB().Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+		b, err := os.ReadFile(e.dbPath)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return b
+	}
+	var out bytes.Buffer
+	for _, table := range []string{"users", "sessions", "refresh_tokens", "reset_codes", "outbox", "signing_keys", "secrets", "social_accounts"} {
+		rows, err := e.store.DB().Query(`SELECT row_to_json(t)::text FROM ` + table + ` t`)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for rows.Next() {
+			var line string
+			rows.Scan(&line)
+			out.WriteString(line + "\n")
+		}
+		rows.Close()
+	}
+	return out.Bytes()
+}
+
 // start opens the database and serves; restart calls it again on the same file.
 func (e *env) start() {
 	t := e.t
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
-	store, err := sqlite.Open(ctx, e.dbPath)
+	store, err := e.open(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,17 +281,17 @@ func (e *env) restartWith(h *auth.Hasher) {
 // waitSent waits until n outbox rows are recorded as sent.
 func (e *env) waitSent(n int) {
 	e.t.Helper()
-	e.waitRow(fmt.Sprintf("%d emails recorded as sent", n), `SELECT COUNT(*) >= ? FROM outbox WHERE sent_at IS NOT NULL`, n)
+	e.waitRow(fmt.Sprintf("%d emails recorded as sent", n), fmt.Sprintf(`SELECT COUNT(*) >= %d FROM outbox WHERE sent_at IS NOT NULL`, n))
 }
 
 // waitRow waits until the query (returning one boolean) is true, failing after 10 s. It waits
 // for the background sender, which runs on its own goroutine.
-func (e *env) waitRow(what, query string, args ...any) {
+func (e *env) waitRow(what, query string) {
 	e.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var ok bool
-		e.store.DB().QueryRow(query, args...).Scan(&ok)
+		e.store.DB().QueryRow(query).Scan(&ok)
 		if ok {
 			return
 		}

@@ -17,6 +17,11 @@ func (s *Store) insertCode(ctx context.Context, tx *sql.Tx, c auth.ResetCode) er
 // AddResetCode stores a code and its email unless the hourly cap is reached.
 func (s *Store) AddResetCode(ctx context.Context, c auth.ResetCode, mail *auth.Outgoing, limit int, since time.Time) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if s.d.LockEmail != "" {
+			if _, err := tx.ExecContext(ctx, s.rebind(s.d.LockEmail), c.EmailKey); err != nil {
+				return err
+			}
+		}
 		if limit > 0 {
 			var n int
 			var oldest int64

@@ -19,14 +19,14 @@ func (s *Store) SigningKeys(ctx context.Context) ([]auth.SigningKey, error) {
 	for rows.Next() {
 		var k auth.SigningKey
 		var seed []byte
-		var created int64
-		if err := rows.Scan(&k.ID, &k.Generation, &seed, &created); err != nil {
+		var created, activates int64
+		if err := rows.Scan(&k.ID, &k.Generation, &seed, &created, &activates); err != nil {
 			return nil, s.wrap(err)
 		}
 		if len(seed) != ed25519.SeedSize {
 			return nil, fmt.Errorf("signing key %s: stored seed has %d bytes", k.ID, len(seed))
 		}
-		k.Private, k.CreatedAt = ed25519.NewKeyFromSeed(seed), fromMicros(created)
+		k.Private, k.CreatedAt, k.ActivatesAt = ed25519.NewKeyFromSeed(seed), fromMicros(created), fromMicros(activates)
 		keys = append(keys, k)
 	}
 	return keys, s.wrap(rows.Err())
@@ -34,7 +34,7 @@ func (s *Store) SigningKeys(ctx context.Context) ([]auth.SigningKey, error) {
 
 // AddSigningKey stores k unless a key of its generation already exists.
 func (s *Store) AddSigningKey(ctx context.Context, k auth.SigningKey) error {
-	_, err := s.exec(ctx, s.db, "addSigningKey", k.ID, k.Generation, k.Private.Seed(), micros(k.CreatedAt))
+	_, err := s.exec(ctx, s.db, "addSigningKey", k.ID, k.Generation, k.Private.Seed(), micros(k.CreatedAt), micros(k.ActivatesAt))
 	return s.wrap(err)
 }
 

@@ -62,8 +62,8 @@ var queries = map[string]string{
 	"outboxStatus": `SELECT COUNT(*) FILTER (WHERE sent_at IS NULL AND dead_at IS NULL),
 		COUNT(*) FILTER (WHERE sent_at IS NOT NULL), COUNT(*) FILTER (WHERE dead_at IS NOT NULL) FROM outbox`,
 
-	"signingKeys":   `SELECT kid, generation, private_key, created_at FROM signing_keys ORDER BY generation DESC`,
-	"addSigningKey": `INSERT INTO signing_keys (kid, generation, private_key, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	"signingKeys":   `SELECT kid, generation, private_key, created_at, activates_at FROM signing_keys ORDER BY generation DESC`,
+	"addSigningKey": `INSERT INTO signing_keys (kid, generation, private_key, created_at, activates_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 	"addSecret":     `INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING`,
 	"secret":        `SELECT value FROM secrets WHERE name = ?`,
 

@@ -22,6 +22,9 @@ type Dialect struct {
 	// SkipLocked is appended to the outbox claim's row selection (FOR UPDATE SKIP LOCKED) where
 	// the database has it; SQLite serialises writers instead.
 	SkipLocked string
+	// LockEmail, where set, serialises transactions about one email (the hourly code cap) across
+	// connections; SQLite's BEGIN IMMEDIATE already serialises every writer.
+	LockEmail string
 	// UniqueViolation returns the first column ("users.email_key") of the unique constraint err
 	// violates, or "".
 	UniqueViolation func(err error) string

@@ -17,27 +17,29 @@ import (
 // config is everything authd reads from its environment and flags. This file is the only place
 // that reads either.
 type config struct {
-	Addr              string
-	DatabaseURL       string
-	SMTPURL           string
-	MailFrom          string
-	Issuer            string
-	AccessTTL         time.Duration
-	RefreshTTL        time.Duration
-	SessionMaxAge     time.Duration
-	OTPTTL            time.Duration
-	ReuseWindow       time.Duration
-	RevealUnknown     bool
-	PhoneRegion       string
-	CORSOrigins       []string
-	TrustedProxies    []netip.Prefix
-	LoginFailureLimit int
-	IPRateLimit       int
-	ResetCodeLimit    int
-	MinPasswordLength int
-	HashConcurrency   int
-	LogLevel          string
-	Google            google.Config
+	Addr               string
+	DatabaseURL        string
+	DBMaxConns         int
+	DBStatementTimeout time.Duration
+	SMTPURL            string
+	MailFrom           string
+	Issuer             string
+	AccessTTL          time.Duration
+	RefreshTTL         time.Duration
+	SessionMaxAge      time.Duration
+	OTPTTL             time.Duration
+	ReuseWindow        time.Duration
+	RevealUnknown      bool
+	PhoneRegion        string
+	CORSOrigins        []string
+	TrustedProxies     []netip.Prefix
+	LoginFailureLimit  int
+	IPRateLimit        int
+	ResetCodeLimit     int
+	MinPasswordLength  int
+	HashConcurrency    int
+	LogLevel           string
+	Google             google.Config
 }
 
 // setting is one variable: its environment name, its flag, its default and how to read it.
@@ -49,13 +51,17 @@ type setting struct {
 func settings() []setting {
 	return []setting{
 		{"AUTH_ADDR", "127.0.0.1:8000", "where the HTTP server listens", func(v string, c *config) error { c.Addr = v; return nil }},
-		{"AUTH_DATABASE_URL", "sqlite:data/authd.db", "sqlite:<path>", func(v string, c *config) error {
-			if !strings.HasPrefix(v, "sqlite:") || strings.TrimPrefix(v, "sqlite:") == "" {
-				return fmt.Errorf("want sqlite:<path>, got %q", redactURL(v))
+		{"AUTH_DATABASE_URL", "sqlite:data/authd.db", "sqlite:<path> or postgres://user:pass@host:5432/db", func(v string, c *config) error {
+			sqlitePath := strings.HasPrefix(v, "sqlite:") && strings.TrimPrefix(v, "sqlite:") != ""
+			postgresURL := strings.HasPrefix(v, "postgres://") || strings.HasPrefix(v, "postgresql://")
+			if !sqlitePath && !postgresURL {
+				return fmt.Errorf("want sqlite:<path> or postgres://..., got %q", redactURL(v))
 			}
 			c.DatabaseURL = v
 			return nil
 		}},
+		{"AUTH_DB_MAX_CONNS", "10", "PostgreSQL connections per instance", intInto(func(c *config) *int { return &c.DBMaxConns }, 1)},
+		{"AUTH_DB_STATEMENT_TIMEOUT", "5s", "PostgreSQL cancels a statement running longer", durationInto(func(c *config) *time.Duration { return &c.DBStatementTimeout }, false)},
 		{"AUTH_SMTP_URL", "", "smtp://[user:pass@]host:port or smtps://...; unset: emails go to the log", func(v string, c *config) error {
 			if v != "" {
 				u, err := url.Parse(v)

@@ -21,8 +21,10 @@ import (
 	"github.com/authd/authd/google"
 	"github.com/authd/authd/httpapi"
 	"github.com/authd/authd/mail"
+	"github.com/authd/authd/postgres"
 	"github.com/authd/authd/ratelimit"
 	"github.com/authd/authd/sqlite"
+	"github.com/authd/authd/sqlstore"
 )
 
 func main() {
@@ -58,7 +60,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	level.UnmarshalText([]byte(cfg.LogLevel))
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level}))
 
-	store, err := sqlite.Open(ctx, strings.TrimPrefix(cfg.DatabaseURL, "sqlite:"))
+	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
@@ -121,7 +123,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("authd listening", "addr", ln.Addr().String(), "database", "sqlite", "smtp", cfg.SMTPURL != "", "google", cfg.Google.ClientID != "")
+	log.Info("authd listening", "addr", ln.Addr().String(), "database", strings.SplitN(cfg.DatabaseURL, ":", 2)[0], "smtp", cfg.SMTPURL != "", "google", cfg.Google.ClientID != "")
 
 	select {
 	case err = <-serveErr:
@@ -138,6 +140,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("authd stopped")
 	return nil
+}
+
+// openStore opens the database AUTH_DATABASE_URL names.
+func openStore(ctx context.Context, cfg config) (*sqlstore.Store, error) {
+	if path, ok := strings.CutPrefix(cfg.DatabaseURL, "sqlite:"); ok {
+		return sqlite.Open(ctx, path)
+	}
+	return postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStatementTimeout})
 }
 
 // purgeLoop deletes what can no longer matter (expired tokens, old codes, sent mail) in small

@@ -1,0 +1,121 @@
+// Package postgres opens authd's store on PostgreSQL (through pgx), for several instances
+// sharing one database.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/authd/authd/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// constraintColumns names, for each unique constraint, the column the store reports.
+var constraintColumns = map[string]string{
+	"users_email_key_unique": "users.email_key",
+	"users_phone_unique":     "users.phone",
+	"social_accounts_pkey":   "social_accounts.provider",
+}
+
+var dialect = sqlstore.Dialect{
+	Name:       "postgres",
+	Numbered:   true,
+	SkipLocked: "FOR UPDATE SKIP LOCKED",
+	LockEmail:  "SELECT pg_advisory_xact_lock(hashtext(?))",
+	UniqueViolation: func(err error) string {
+		var pg *pgconn.PgError
+		if errors.As(err, &pg) && pg.Code == "23505" {
+			return constraintColumns[pg.ConstraintName]
+		}
+		return ""
+	},
+	Unavailable: unavailable,
+}
+
+// unavailable reports whether err means PostgreSQL cannot be reached or is not accepting work
+// (starting up, shutting down, out of connections), rather than that a query was wrong.
+func unavailable(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch pg.Code[:2] {
+		case "08", "53", "57": // connection exception, insufficient resources, operator intervention
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ne) || errors.As(err, &ce) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, sql.ErrConnDone) || pgconn.SafeToRetry(err)
+}
+
+// Options tune the connection pool.
+type Options struct {
+	MaxConns         int           // open connections at most; default 10
+	StatementTimeout time.Duration // a query running longer is cancelled; default 5 s
+	ConnectTimeout   time.Duration // default 3 s
+}
+
+// Open connects to the database at url (postgres://...), applies the embedded migrations (one
+// instance at a time, under an advisory lock) and returns the store.
+func Open(ctx context.Context, url string, o Options) (*sqlstore.Store, error) {
+	if o.MaxConns <= 0 {
+		o.MaxConns = 10
+	}
+	if o.StatementTimeout <= 0 {
+		o.StatementTimeout = 5 * time.Second
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 3 * time.Second
+	}
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, errors.New("invalid PostgreSQL URL") // the parser's message can quote the password
+	}
+	cfg.ConnectTimeout = o.ConnectTimeout
+	cfg.RuntimeParams["statement_timeout"] = fmt.Sprint(o.StatementTimeout.Milliseconds())
+	cfg.RuntimeParams["lock_timeout"] = fmt.Sprint(o.StatementTimeout.Milliseconds())
+	cfg.RuntimeParams["application_name"] = "authd"
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(o.MaxConns)
+	db.SetMaxIdleConns(o.MaxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return sqlstore.New(db, dialect), nil
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker))
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate database: %w", err)
+	}
+	return nil
+}

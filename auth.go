@@ -130,8 +130,32 @@ func (s *Service) ReloadKeys(ctx context.Context) error {
 			return fmt.Errorf("load signing keys: %v", err)
 		}
 	}
-	s.tokens.setKeys(keys)
+	s.tokens.setKeys(keys, s.now())
 	return nil
+}
+
+// RotateKeys adds a signing key of the next generation. It is published at once and signs from
+// activateAfter on, so that every instance (which reload keys every minute) can check its tokens
+// before any is issued. Older keys keep verifying the tokens they signed.
+func (s *Service) RotateKeys(ctx context.Context, activateAfter time.Duration) (SigningKey, error) {
+	keys, err := s.store.SigningKeys(ctx)
+	if err != nil {
+		return SigningKey{}, err
+	}
+	next := 1
+	if len(keys) > 0 {
+		next = keys[0].Generation + 1
+	}
+	k := NewSigningKey(next, s.now())
+	k.ActivatesAt = k.CreatedAt.Add(activateAfter)
+	if err := s.store.AddSigningKey(ctx, k); err != nil {
+		return SigningKey{}, err
+	}
+	if err := s.ReloadKeys(ctx); err != nil {
+		return SigningKey{}, err
+	}
+	s.log.Info("signing key added", "event", "key_rotated", "kid", k.ID, "generation", k.Generation, "activates_at", k.ActivatesAt)
+	return k, nil
 }
 
 // JWKS returns the public keys that check authd's tokens.

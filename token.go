@@ -110,12 +110,17 @@ func newTokenMaker(issuer string, now func() time.Time) *tokenMaker {
 	}
 }
 
-// setKeys installs keys (newest generation first); keys[0] signs.
-func (m *tokenMaker) setKeys(keys []SigningKey) {
-	ks := &keySet{signing: keys[0], public: map[string]ed25519.PublicKey{}, private: map[string]ed25519.PrivateKey{}}
-	for _, k := range keys {
+// setKeys installs keys, newest generation first. The newest key already active at now signs
+// (the oldest, if none is); every key verifies and is published.
+func (m *tokenMaker) setKeys(keys []SigningKey, now time.Time) {
+	ks := &keySet{signing: keys[len(keys)-1], public: map[string]ed25519.PublicKey{}, private: map[string]ed25519.PrivateKey{}}
+	for i := len(keys) - 1; i >= 0; i-- {
+		k := keys[i]
 		ks.public[k.ID] = k.Private.Public().(ed25519.PublicKey)
 		ks.private[k.ID] = k.Private
+		if !k.ActivatesAt.After(now) {
+			ks.signing = k
+		}
 	}
 	m.keys.Store(ks)
 }

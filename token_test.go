@@ -13,7 +13,7 @@ func testMaker(t *testing.T, now time.Time) (*tokenMaker, SigningKey) {
 	t.Helper()
 	m := newTokenMaker("authd", func() time.Time { return now })
 	k := NewSigningKey(1, now)
-	m.setKeys([]SigningKey{k})
+	m.setKeys([]SigningKey{k}, now)
 	return m, k
 }
 

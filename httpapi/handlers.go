@@ -228,15 +228,23 @@ func handleJWKS(svc *auth.Service) http.Handler {
 	})
 }
 
-func handleHealth(svc *auth.Service, log *slog.Logger) http.Handler {
+func handleHealth(svc *auth.Service, log *slog.Logger, checks map[string]func(context.Context) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
+		report := map[string]string{"status": "ok", "database": "ok"}
+		for name, check := range checks {
+			report[name] = "ok"
+			if err := check(ctx); err != nil {
+				report[name], report["status"] = "unavailable", "degraded"
+			}
+		}
 		if err := svc.Ping(ctx); err != nil {
 			log.Error("health check: database unavailable", "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unavailable"})
+			report["database"], report["status"] = "unavailable", "unavailable"
+			writeJSON(w, http.StatusServiceUnavailable, report)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "database": "ok"})
+		writeJSON(w, http.StatusOK, report)
 	})
 }

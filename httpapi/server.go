@@ -3,6 +3,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -22,6 +23,10 @@ type Options struct {
 	Limiter        auth.Limiter
 	IPRateLimit    int           // credential requests per client address per IPRateWindow; 0 is off
 	IPRateWindow   time.Duration // default one minute
+	// Checks are the dependencies authd works without, by name ("redis"): when one fails,
+	// /healthz still answers 200 but says "degraded". The database is always checked, and
+	// its failure is a 503.
+	Checks map[string]func(context.Context) error
 }
 
 // NewHandler returns the HTTP handler serving svc.
@@ -33,7 +38,7 @@ func NewHandler(svc *auth.Service, o Options) http.Handler {
 		o.IPRateWindow = time.Minute
 	}
 	mux := http.NewServeMux()
-	addRoutes(mux, svc, o.Log, rateLimitByAddress(o))
+	addRoutes(mux, svc, o.Log, o.Checks, rateLimitByAddress(o))
 	var h http.Handler = mux
 	if len(o.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{

@@ -40,6 +40,7 @@ type config struct {
 	HashConcurrency    int
 	LogLevel           string
 	Google             google.Config
+	RedisURL           string
 }
 
 // setting is one variable: its environment name, its flag, its default and how to read it.
@@ -127,6 +128,13 @@ func settings() []setting {
 		{"AUTH_GOOGLE_TOKENINFO_URL", "", "checks which app an access token belongs to; unset: Google's when the userinfo URL is Google's, else no check", urlInto(func(c *config) *string { return &c.Google.TokeninfoURL })},
 		{"AUTH_GOOGLE_ISSUER", google.Issuer, "expected iss of ID tokens (accounts.google.com is accepted as well)", func(v string, c *config) error { c.Google.Issuer = v; return nil }},
 		{"AUTH_GOOGLE_TIMEOUT", "5s", "longest wait on Google during one sign-in", durationInto(func(c *config) *time.Duration { return &c.Google.Timeout }, false)},
+		{"AUTH_REDIS_URL", "", "redis://host:6379/0 shares rate limits between instances; unset: limits are kept in memory", func(v string, c *config) error {
+			if v != "" && !strings.HasPrefix(v, "redis://") && !strings.HasPrefix(v, "rediss://") {
+				return fmt.Errorf("want redis://host:port/db, got %q", redactURL(v))
+			}
+			c.RedisURL = v
+			return nil
+		}},
 		{"AUTH_LOG_LEVEL", "info", "debug, info, warn or error", func(v string, c *config) error {
 			switch v {
 			case "debug", "info", "warn", "error":

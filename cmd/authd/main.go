@@ -47,11 +47,17 @@ const (
 	idleTimeout       = 60 * time.Second
 	shutdownTimeout   = 30 * time.Second
 	purgeInterval     = 10 * time.Minute
+	keyReloadInterval = time.Minute
 )
 
 // run starts authd and serves until ctx is done, then drains in-flight requests and the mail
 // sender and returns nil.
+//
+// `authd keys rotate [flags]` adds a signing key instead (see docs/deploy.md).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) >= 2 && args[0] == "keys" && args[1] == "rotate" {
+		return rotateKeys(ctx, args[2:], getenv, stdout, stderr)
+	}
 	cfg, err := loadConfig(args, getenv, stderr)
 	if err != nil {
 		return err
@@ -66,27 +72,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer store.Close()
 
-	limiter := ratelimit.NewMemory(nil)
-	var sender *mail.Sender
-	svcCfg := auth.DefaultConfig()
-	svcCfg.Issuer = cfg.Issuer
-	svcCfg.AccessTTL, svcCfg.RefreshTTL, svcCfg.SessionMaxAge = cfg.AccessTTL, cfg.RefreshTTL, cfg.SessionMaxAge
-	svcCfg.CodeTTL, svcCfg.ReuseWindow = cfg.OTPTTL, cfg.ReuseWindow
-	svcCfg.RevealUnknownEmail, svcCfg.PhoneRegion = cfg.RevealUnknown, cfg.PhoneRegion
-	svcCfg.LoginFailureLimit, svcCfg.CodesPerHour = cfg.LoginFailureLimit, cfg.ResetCodeLimit
-	svcCfg.MinPasswordLength = cfg.MinPasswordLength
-	providers := map[string]auth.SocialProvider{}
-	if cfg.Google.ClientID != "" {
-		providers["google-oauth2"] = google.New(cfg.Google)
+	var limiter auth.Limiter = ratelimit.NewMemory(nil)
+	checks := map[string]func(context.Context) error{}
+	if cfg.RedisURL != "" {
+		redis, err := ratelimit.NewRedis(cfg.RedisURL, log)
+		if err != nil {
+			return fmt.Errorf("AUTH_REDIS_URL: %w", err)
+		}
+		defer redis.Close()
+		if err := redis.Ping(ctx); err != nil {
+			log.Warn("Redis does not answer yet: limits stay in memory until it does", "err", err)
+		}
+		limiter, checks["redis"] = redis, redis.Ping
 	}
-	svc, err := auth.New(ctx, svcCfg, auth.Deps{
-		Providers: providers,
-		Store:     store,
-		Limiter:   limiter,
-		Hasher:    auth.NewHasher(auth.DefaultHashParams, cfg.HashConcurrency, 2*time.Second),
-		Log:       log,
-		Mailed:    func() { sender.Wake() },
-	})
+	var sender *mail.Sender
+	svc, err := newService(ctx, cfg, store, limiter, log, func() { sender.Wake() })
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	srv := &http.Server{
 		Handler: httpapi.NewHandler(svc, httpapi.Options{
 			Log: log, CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies,
-			Limiter: limiter, IPRateLimit: cfg.IPRateLimit,
+			Limiter: limiter, IPRateLimit: cfg.IPRateLimit, Checks: checks,
 		}),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
@@ -120,6 +120,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var wg sync.WaitGroup
 	wg.Go(func() { sender.Run(background) })
 	wg.Go(func() { purgeLoop(background, store, log) })
+	wg.Go(func() { reloadKeysLoop(background, svc, log) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -148,6 +149,83 @@ func openStore(ctx context.Context, cfg config) (*sqlstore.Store, error) {
 		return sqlite.Open(ctx, path)
 	}
 	return postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStatementTimeout})
+}
+
+// newService builds the domain service from the settings.
+func newService(ctx context.Context, cfg config, store auth.Store, limiter auth.Limiter, log *slog.Logger, mailed func()) (*auth.Service, error) {
+	svcCfg := auth.DefaultConfig()
+	svcCfg.Issuer = cfg.Issuer
+	svcCfg.AccessTTL, svcCfg.RefreshTTL, svcCfg.SessionMaxAge = cfg.AccessTTL, cfg.RefreshTTL, cfg.SessionMaxAge
+	svcCfg.CodeTTL, svcCfg.ReuseWindow = cfg.OTPTTL, cfg.ReuseWindow
+	svcCfg.RevealUnknownEmail, svcCfg.PhoneRegion = cfg.RevealUnknown, cfg.PhoneRegion
+	svcCfg.LoginFailureLimit, svcCfg.CodesPerHour = cfg.LoginFailureLimit, cfg.ResetCodeLimit
+	svcCfg.MinPasswordLength = cfg.MinPasswordLength
+	providers := map[string]auth.SocialProvider{}
+	if cfg.Google.ClientID != "" {
+		providers["google-oauth2"] = google.New(cfg.Google)
+	}
+	return auth.New(ctx, svcCfg, auth.Deps{
+		Store:     store,
+		Limiter:   limiter,
+		Hasher:    auth.NewHasher(auth.DefaultHashParams, cfg.HashConcurrency, 2*time.Second),
+		Log:       log,
+		Mailed:    mailed,
+		Providers: providers,
+	})
+}
+
+// reloadKeysLoop picks up signing keys other instances or `authd keys rotate` added.
+func reloadKeysLoop(ctx context.Context, svc *auth.Service, log *slog.Logger) {
+	tick := time.NewTicker(keyReloadInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := svc.ReloadKeys(ctx); err != nil && ctx.Err() == nil {
+				log.Error("reload signing keys", "err", err)
+			}
+		}
+	}
+}
+
+// rotateKeys is `authd keys rotate`: it adds a signing key to the database the settings name.
+func rotateKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var activate time.Duration
+	for i := 0; i < len(args); i++ {
+		if args[i] == "-activate-after" && i+1 < len(args) {
+			d, err := time.ParseDuration(args[i+1])
+			if err != nil || d < 0 {
+				return fmt.Errorf("-activate-after: want a duration such as 2m, got %q", args[i+1])
+			}
+			activate = d
+			args = append(args[:i], args[i+2:]...)
+			i--
+		}
+	}
+	if activate == 0 {
+		activate = 2 * keyReloadInterval
+	}
+	cfg, err := loadConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer store.Close()
+	svc, err := newService(ctx, cfg, store, nil, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		return err
+	}
+	k, err := svc.RotateKeys(ctx, activate)
+	if err != nil {
+		return fmt.Errorf("rotate keys: %w", err)
+	}
+	fmt.Fprintf(stdout, "added signing key %s (generation %d): published now, signs from %s\n", k.ID, k.Generation, k.ActivatesAt.UTC().Format(time.RFC3339))
+	return nil
 }
 
 // purgeLoop deletes what can no longer matter (expired tokens, old codes, sent mail) in small

@@ -1,0 +1,85 @@
+package ratelimit_test
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authd/authd/authtest"
+	"github.com/authd/authd/ratelimit"
+)
+
+func TestRedisSharesCountsBetweenInstances(t *testing.T) {
+	url := authtest.RedisURL(t)
+	ctx := context.Background()
+	a, err := ratelimit.NewRedis(url, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := ratelimit.NewRedis(url, slog.New(slog.DiscardHandler))
+	defer a.Close()
+	defer b.Close()
+	key := "test:" + rand.Text()
+	allowed := 0
+	for i := range 10 {
+		limiter := a
+		if i%2 == 1 {
+			limiter = b
+		}
+		if ok, _, err := limiter.Hit(ctx, key, 4, time.Minute); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			allowed++
+		}
+	}
+	if allowed != 4 {
+		t.Fatalf("%d hits allowed across two instances, want 4", allowed)
+	}
+	n, retry, _ := b.Count(ctx, key, time.Minute)
+	if n != 10 || retry <= 0 || retry > time.Minute {
+		t.Fatalf("count %d retry %v", n, retry)
+	}
+	a.Reset(ctx, key)
+	if n, _, _ := b.Count(ctx, key, time.Minute); n != 0 {
+		t.Fatalf("count after reset %d", n)
+	}
+	if err := a.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRedisDownFallsBackToMemoryLimits(t *testing.T) {
+	var logs authtest.Buffer
+	r, err := ratelimit.NewRedis("redis://127.0.0.1:1/0", slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	start := time.Now()
+	allowed := 0
+	for range 5 {
+		ok, _, err := r.Hit(ctx, "k", 3, time.Minute)
+		if err != nil {
+			t.Fatalf("a Redis outage reached the caller: %v", err)
+		}
+		if ok {
+			allowed++
+		}
+	}
+	if allowed != 3 {
+		t.Fatalf("%d allowed with Redis down, want 3: limits must not fail open", allowed)
+	}
+	if time.Since(start) > 3*time.Second {
+		t.Fatalf("five hits took %v with Redis down", time.Since(start))
+	}
+	if r.Ping(ctx) == nil {
+		t.Fatal("Ping says a dead Redis is fine")
+	}
+	if !strings.Contains(logs.String(), `"event":"redis_down"`) {
+		t.Fatal("the outage was not logged")
+	}
+}

@@ -41,6 +41,7 @@ type config struct {
 	LogLevel           string
 	Google             google.Config
 	RedisURL           string
+	KeyReloadInterval  time.Duration
 }
 
 // setting is one variable: its environment name, its flag, its default and how to read it.
@@ -135,6 +136,7 @@ func settings() []setting {
 			c.RedisURL = v
 			return nil
 		}},
+		{"AUTH_KEY_RELOAD_INTERVAL", "1m", "how often each instance picks up signing keys added by authd keys rotate", durationInto(func(c *config) *time.Duration { return &c.KeyReloadInterval }, false)},
 		{"AUTH_LOG_LEVEL", "info", "debug, info, warn or error", func(v string, c *config) error {
 			switch v {
 			case "debug", "info", "warn", "error":

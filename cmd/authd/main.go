@@ -47,7 +47,6 @@ const (
 	idleTimeout       = 60 * time.Second
 	shutdownTimeout   = 30 * time.Second
 	purgeInterval     = 10 * time.Minute
-	keyReloadInterval = time.Minute
 )
 
 // run starts authd and serves until ctx is done, then drains in-flight requests and the mail
@@ -120,7 +119,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var wg sync.WaitGroup
 	wg.Go(func() { sender.Run(background) })
 	wg.Go(func() { purgeLoop(background, store, log) })
-	wg.Go(func() { reloadKeysLoop(background, svc, log) })
+	wg.Go(func() { reloadKeysLoop(background, svc, cfg.KeyReloadInterval, log) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -175,8 +174,8 @@ func newService(ctx context.Context, cfg config, store auth.Store, limiter auth.
 }
 
 // reloadKeysLoop picks up signing keys other instances or `authd keys rotate` added.
-func reloadKeysLoop(ctx context.Context, svc *auth.Service, log *slog.Logger) {
-	tick := time.NewTicker(keyReloadInterval)
+func reloadKeysLoop(ctx context.Context, svc *auth.Service, every time.Duration, log *slog.Logger) {
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		select {
@@ -192,7 +191,7 @@ func reloadKeysLoop(ctx context.Context, svc *auth.Service, log *slog.Logger) {
 
 // rotateKeys is `authd keys rotate`: it adds a signing key to the database the settings name.
 func rotateKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var activate time.Duration
+	activate := -time.Duration(1)
 	for i := 0; i < len(args); i++ {
 		if args[i] == "-activate-after" && i+1 < len(args) {
 			d, err := time.ParseDuration(args[i+1])
@@ -204,12 +203,12 @@ func rotateKeys(ctx context.Context, args []string, getenv func(string) string, 
 			i--
 		}
 	}
-	if activate == 0 {
-		activate = 2 * keyReloadInterval
-	}
 	cfg, err := loadConfig(args, getenv, stderr)
 	if err != nil {
 		return err
+	}
+	if activate < 0 {
+		activate = 2 * cfg.KeyReloadInterval // every instance has loaded it by then
 	}
 	store, err := openStore(ctx, cfg)
 	if err != nil {

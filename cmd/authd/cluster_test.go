@@ -1,0 +1,286 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	mathrand "math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authd/authd/authtest"
+)
+
+// instance is one running authd.
+type instance struct {
+	url  string
+	logs *authtest.Buffer
+}
+
+// cluster starts n authd instances at the same moment on one database and Redis, and stops
+// them when the test ends.
+func cluster(t *testing.T, n int, env map[string]string) []instance {
+	t.Helper()
+	out := make([]instance, n)
+	var wg sync.WaitGroup
+	for i := range out {
+		addr := freeAddr(t)
+		vars := map[string]string{"AUTH_ADDR": addr}
+		for k, v := range env {
+			vars[k] = v
+		}
+		logs := &authtest.Buffer{}
+		out[i] = instance{url: "http://" + addr, logs: logs}
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		wg.Go(func() { done <- run(ctx, nil, func(k string) string { return vars[k] }, logs, logs) })
+		t.Cleanup(func() {
+			stop()
+			if err := <-done; err != nil {
+				t.Errorf("instance %d: %v", i, err)
+			}
+		})
+	}
+	for i, in := range out {
+		waitHealthy(t, in.url, in.logs)
+		_ = i
+	}
+	return out
+}
+
+func waitHealthy(t *testing.T, base string, logs *authtest.Buffer) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		res, err := http.Get(base + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not become healthy: %v\n%s", base, err, logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// call posts body as JSON from client address ip (through the trusted proxy, loopback) and
+// returns the status and body.
+func call(t *testing.T, url, ip string, body map[string]string) (int, map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	if ip == "" {
+		ip = fmt.Sprintf("10.%d.%d.%d", mathrand.IntN(256), mathrand.IntN(256), mathrand.IntN(254)+1)
+	}
+	req.Header.Set("X-Forwarded-For", ip)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, out
+}
+
+func getBody(t *testing.T, url string) string {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return string(b)
+}
+
+func kidOf(t *testing.T, token string) string {
+	t.Helper()
+	head, _, _ := strings.Cut(token, ".")
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct{ Kid string }
+	json.Unmarshal(b, &h)
+	return h.Kid
+}
+
+func TestInstancesActAsOneService(t *testing.T) {
+	pg, redis := authtest.PostgresURL(t), authtest.RedisURL(t)
+	smtp := authtest.StartSMTP(t)
+	nodes := cluster(t, 3, map[string]string{
+		"AUTH_DATABASE_URL": pg, "AUTH_REDIS_URL": redis, "AUTH_SMTP_URL": smtp.URL(),
+		"AUTH_TRUSTED_PROXIES": "127.0.0.1/32", "AUTH_IP_RATE_LIMIT": "12", "AUTH_RESET_CODE_LIMIT": "5",
+		"AUTH_KEY_RELOAD_INTERVAL": "100ms",
+	})
+	a, b, c := nodes[0].url, nodes[1].url, nodes[2].url
+
+	// One signing key, made once though the three started together, published by all.
+	jwks := getBody(t, a+"/.well-known/jwks.json")
+	if strings.Count(jwks, `"kid"`) != 1 || getBody(t, b+"/.well-known/jwks.json") != jwks || getBody(t, c+"/.well-known/jwks.json") != jwks {
+		t.Fatalf("instances publish different keys:\n%s", jwks)
+	}
+
+	// A token issued by one instance verifies and refreshes on the others.
+	const password = "one service, three doors"
+	if code, body := call(t, a+"/auth/register/", "", map[string]string{"first_name": "Ida", "last_name": "Noddack",
+		"email": "ida@example.com", "phone_no": "+442071838760", "password": password}); code != 201 {
+		t.Fatalf("register: %d %v", code, body)
+	}
+	code, pair := call(t, b+"/auth/token/", "", map[string]string{"email": "ida@example.com", "password": password})
+	if code != 200 {
+		t.Fatalf("token: %d %v", code, pair)
+	}
+	if code, _ := call(t, c+"/auth/token/verify/", "", map[string]string{"access_token": pair["access"].(string)}); code != 200 {
+		t.Fatalf("verify on another instance: %d", code)
+	}
+
+	// One refresh token sent to all three at once: one successor, the same in every answer.
+	r1 := pair["refresh"].(string)
+	var mu sync.Mutex
+	successors := map[string]int{}
+	var wg sync.WaitGroup
+	for i := range 9 {
+		wg.Go(func() {
+			code, body := call(t, nodes[i%3].url+"/auth/token/refresh/", "", map[string]string{"refresh_token": r1})
+			mu.Lock()
+			defer mu.Unlock()
+			if code != 200 {
+				t.Errorf("racing refresh on instance %d: %d %v", i%3, code, body)
+				return
+			}
+			successors[body["refresh"].(string)]++
+		})
+	}
+	wg.Wait()
+	if len(successors) != 1 {
+		t.Fatalf("%d different successors across instances, want 1", len(successors))
+	}
+	var r2 string
+	for r := range successors {
+		r2 = r
+	}
+	// Reuse of an older token on one instance revokes the session everywhere.
+	_, next := call(t, b+"/auth/token/refresh/", "", map[string]string{"refresh_token": r2})
+	r3 := next["refresh"].(string)
+	if code, _ := call(t, c+"/auth/token/refresh/", "", map[string]string{"refresh_token": r1}); code != 401 {
+		t.Fatalf("reuse of a grandparent: %d, want 401", code)
+	}
+	if code, _ := call(t, a+"/auth/token/refresh/", "", map[string]string{"refresh_token": r3}); code != 401 {
+		t.Fatalf("the newest token of a revoked session: %d, want 401", code)
+	}
+
+	// Codes and their five tries hold across instances.
+	if code, _ := call(t, a+"/auth/password/reset/", "", map[string]string{"email": "ida@example.com"}); code != 200 {
+		t.Fatalf("reset: %d", code)
+	}
+	otp := authtest.Code(t, smtp.WaitFor(1)[0])
+	wrong := "000000"
+	if otp == wrong {
+		wrong = "111111"
+	}
+	for i := range 5 {
+		call(t, nodes[i%3].url+"/auth/password/reset/verify", "", map[string]string{"email": "ida@example.com", "otp": wrong})
+	}
+	if code, _ := call(t, c+"/auth/password/reset/verify", "", map[string]string{"email": "ida@example.com", "otp": otp}); code != 400 {
+		t.Fatalf("the right code after five wrong tries on three instances: %d, want 400", code)
+	}
+	// The hourly cap is counted in the database: 4 more codes, then 429, whichever instance asks.
+	for i := range 4 {
+		if code, _ := call(t, nodes[i%3].url+"/auth/password/reset/", "", map[string]string{"email": "ida@example.com"}); code != 200 {
+			t.Fatalf("code %d: %d", i+2, code)
+		}
+	}
+	if code, _ := call(t, b+"/auth/password/reset/", "", map[string]string{"email": "ida@example.com"}); code != 429 {
+		t.Fatalf("sixth code within the hour: %d, want 429", code)
+	}
+
+	// Every email is sent once, though three senders drain the one outbox.
+	for i := range 9 {
+		email := fmt.Sprintf("mail%d@example.com", i)
+		call(t, nodes[i%3].url+"/auth/register/", "", map[string]string{"first_name": "M", "last_name": "N", "email": email,
+			"phone_no": fmt.Sprintf("+4420718388%02d", i)})
+	}
+	smtp.WaitFor(5 + 9)
+	db, err := sql.Open("pgx", pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var unsent int
+		db.QueryRow(`SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL`).Scan(&unsent)
+		if unsent == 0 {
+			break // every email is recorded as sent: a duplicate would have been sent by now
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d emails still unsent", unsent)
+		}
+	}
+	msgs := smtp.Received()
+	ids := map[string]bool{}
+	for _, m := range msgs {
+		if ids[m.MessageID] {
+			t.Fatalf("email %s sent twice", m.MessageID)
+		}
+		ids[m.MessageID] = true
+	}
+	if len(msgs) != 14 {
+		t.Fatalf("%d emails, want 14", len(msgs))
+	}
+
+	// The per-address limit is one budget for the whole service, not one per instance.
+	accepted := 0
+	client := fmt.Sprintf("203.0.%d.%d", mathrand.IntN(256), mathrand.IntN(254)+1)
+	for i := range 30 {
+		email := fmt.Sprintf("nobody%d@example.com", i) // not the per-email failure limit
+		if code, _ := call(t, nodes[i%3].url+"/auth/token/", client, map[string]string{"email": email, "password": "y"}); code != 429 {
+			accepted++
+		}
+	}
+	if accepted != 12 {
+		t.Fatalf("%d requests accepted from one address across three instances, want 12", accepted)
+	}
+
+	// Key rotation: published by every instance, then used, while old tokens keep working.
+	old := pair["access"].(string)
+	var out authtest.Buffer
+	err = run(context.Background(), []string{"keys", "rotate", "-activate-after", "0s"}, func(k string) string {
+		return map[string]string{"AUTH_DATABASE_URL": pg}[k]
+	}, &out, &out)
+	if err != nil {
+		t.Fatalf("keys rotate: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, n := range nodes {
+		for strings.Count(getBody(t, n.url+"/.well-known/jwks.json"), `"kid"`) != 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not publish the new key", n.url)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	_, fresh := call(t, c+"/auth/token/", "", map[string]string{"email": "ida@example.com", "password": password})
+	if kidOf(t, fresh["access"].(string)) == kidOf(t, old) {
+		t.Fatal("new tokens are still signed with the old key")
+	}
+	for _, n := range nodes {
+		for _, tok := range []string{old, fresh["access"].(string)} {
+			if code, _ := call(t, n.url+"/auth/token/verify/", "", map[string]string{"access_token": tok}); code != 200 {
+				t.Fatalf("verify on %s after rotation: %d", n.url, code)
+			}
+		}
+	}
+}

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
+
+	auth "github.com/authd/authd"
 )
 
 // TestMixedLoadHasNoServerErrors runs registrations, sign-ins, refreshes, verifies, logouts and
@@ -13,7 +16,12 @@ func TestMixedLoadHasNoServerErrors(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test")
 	}
-	e := newEnv(t)
+	// This test is about the database under contention: hashing is made cheap and never shed
+	// (its queue is tested in TestHashingQueueShedsLoad), so that even under -race every
+	// request must succeed.
+	e := newEnv(t, func(e *env) {
+		e.hasher = auth.NewHasher(auth.HashParams{Memory: 1024, Time: 1, Threads: 1}, 4, time.Minute)
+	})
 	const workers, rounds = 24, 4
 	var mu sync.Mutex
 	statuses := map[int]int{}

@@ -170,14 +170,14 @@ func (s *Service) Verify(ctx context.Context, raw string) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.store.UserByID(ctx, c.UserID)
+	st, err := s.store.UserStanding(ctx, c.UserID)
 	if errors.Is(err, ErrNotFound) {
 		return ErrTokenInvalid
 	}
 	if err != nil {
 		return err
 	}
-	if !u.Active || c.IssuedAt.Before(u.PasswordChangedAt) {
+	if !st.Active || c.IssuedAt.Before(st.PasswordChangedAt) {
 		return ErrTokenInvalid
 	}
 	return nil

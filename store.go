@@ -22,6 +22,13 @@ type User struct {
 	PasswordChangedAt time.Time // tokens issued before it are no longer honoured
 }
 
+// Standing is whether a user's tokens may be honoured: the account is active, and tokens issued
+// before PasswordChangedAt are not.
+type Standing struct {
+	Active            bool
+	PasswordChangedAt time.Time
+}
+
 // EmailKey is the case-insensitive form of an email address under which it is unique.
 func EmailKey(email string) string { return strings.ToLower(email) }
 
@@ -101,6 +108,9 @@ type Store interface {
 	UserByEmailKey(ctx context.Context, emailKey string) (User, error)
 	// UserByID returns the user, or ErrNotFound.
 	UserByID(ctx context.Context, id string) (User, error)
+	// UserStanding returns what decides whether a user's access tokens are honoured, in one
+	// indexed read: the hot path of every verify. ErrNotFound when the user is gone.
+	UserStanding(ctx context.Context, id string) (Standing, error)
 	// PhoneTaken reports whether an account has that E.164 phone number.
 	PhoneTaken(ctx context.Context, phone string) (bool, error)
 	// ReplacePasswordHash swaps the hash only if it is still old (a re-hash with new parameters).

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -92,14 +93,42 @@ type keySet struct {
 // tokenMaker signs and checks authd's tokens. The parser and the keys are built once; the hot
 // path (Verify, Refresh) does a map lookup and one signature check.
 type tokenMaker struct {
-	issuer string
-	keys   atomic.Pointer[keySet]
-	parser *jwt.Parser
+	issuer   string
+	keys     atomic.Pointer[keySet]
+	parser   *jwt.Parser
+	now      func() time.Time
+	verified verifiedCache
+}
+
+// verifiedCache remembers access tokens whose signature and claims have been checked, by their
+// exact bytes: services verify one access token many times in its few minutes of life, and the
+// signature check is most of a verify's cost. Bounded: when full it starts over.
+type verifiedCache struct {
+	mu sync.RWMutex
+	m  map[string]*claims
+}
+
+const verifiedCacheSize = 10000
+
+func (v *verifiedCache) get(raw string) *claims {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.m[raw]
+}
+
+func (v *verifiedCache) put(raw string, c *claims) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil || len(v.m) >= verifiedCacheSize {
+		v.m = make(map[string]*claims, verifiedCacheSize)
+	}
+	v.m[raw] = c
 }
 
 func newTokenMaker(issuer string, now func() time.Time) *tokenMaker {
 	return &tokenMaker{
 		issuer: issuer,
+		now:    now,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 			jwt.WithExpirationRequired(),
@@ -160,12 +189,21 @@ func (m *tokenMaker) parse(raw, wantType string) (*claims, error) {
 	if raw == "" || len(raw) > MaxTokenLength {
 		return nil, ErrTokenInvalid
 	}
+	if c := m.verified.get(raw); c != nil {
+		if c.TokenType != wantType || !m.now().Before(c.ExpiresAt.Time) {
+			return nil, ErrTokenInvalid
+		}
+		return c, nil
+	}
 	var c claims
 	if _, err := m.parser.ParseWithClaims(raw, &c, m.keyFor); err != nil {
 		return nil, ErrTokenInvalid
 	}
 	if c.TokenType != wantType || c.ID == "" || c.UserID == "" || c.Subject != c.UserID || c.IssuedAt.IsZero() {
 		return nil, ErrTokenInvalid
+	}
+	if c.TokenType == TypeAccess {
+		m.verified.put(raw, &c)
 	}
 	return &c, nil
 }

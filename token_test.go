@@ -116,3 +116,33 @@ func FuzzParseToken(f *testing.F) {
 		}
 	})
 }
+
+func TestVerifiedCacheKeepsEveryCheck(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	clock := now
+	m := newTokenMaker("authd", func() time.Time { return clock })
+	k := NewSigningKey(1, now)
+	m.setKeys([]SigningKey{k}, now)
+	tok, _ := m.mint(TypeAccess, "jti", "user", k.ID, now, now.Add(time.Minute))
+	for range 2 { // the second parse is answered from the cache
+		if _, err := m.parse(tok, TypeAccess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m.verified.get(tok) == nil {
+		t.Fatal("a checked access token was not remembered")
+	}
+	if _, err := m.parse(tok, TypeRefresh); err != ErrTokenInvalid {
+		t.Fatal("a remembered access token passed as a refresh token")
+	}
+	clock = now.Add(time.Minute)
+	if _, err := m.parse(tok, TypeAccess); err != ErrTokenInvalid {
+		t.Fatal("a remembered token passed after its expiry")
+	}
+	for i := range verifiedCacheSize + 1 {
+		m.verified.put(string(rune(i)), &claims{})
+	}
+	if n := len(m.verified.m); n > verifiedCacheSize {
+		t.Fatalf("cache holds %d entries", n)
+	}
+}

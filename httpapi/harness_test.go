@@ -30,21 +30,22 @@ import (
 // env is a running authd, wired as cmd/authd wires it, on a SQLite file, a real SMTP server and
 // a clock the test moves.
 type env struct {
-	t      *testing.T
-	url    string
-	clock  *authtest.Clock
-	smtp   *authtest.SMTPServer
-	store  *sqlstore.Store
-	svc    *auth.Service
-	sender *mail.Sender
-	logs   *authtest.Buffer
-	dbPath string
-	cfg    auth.Config
-	opts   httpapi.Options
-	hasher *auth.Hasher
-	pgURL  string
-	google *authtest.FakeGoogle
-	gcfg   google.Config
+	t       testing.TB
+	url     string
+	clock   *authtest.Clock
+	smtp    *authtest.SMTPServer
+	store   *sqlstore.Store
+	svc     *auth.Service
+	sender  *mail.Sender
+	logs    *authtest.Buffer
+	dbPath  string
+	cfg     auth.Config
+	opts    httpapi.Options
+	hasher  *auth.Hasher
+	pgURL   string
+	handler http.Handler
+	google  *authtest.FakeGoogle
+	gcfg    google.Config
 }
 
 // withGoogle turns Google sign-in on, against a fake Google.
@@ -58,7 +59,7 @@ func withGoogle(e *env) {
 // setup adjusts an env's configuration before it starts.
 type setup func(e *env)
 
-func newEnv(t *testing.T, setups ...setup) *env {
+func newEnv(t testing.TB, setups ...setup) *env {
 	t.Helper()
 	e := &env{t: t, clock: authtest.NewClock(), smtp: authtest.StartSMTP(t), logs: &authtest.Buffer{},
 		dbPath: filepath.Join(t.TempDir(), "authd.db"), cfg: auth.DefaultConfig()}
@@ -145,7 +146,8 @@ func (e *env) start() {
 	go func() { e.sender.Run(ctx); close(done) }()
 	opts := e.opts
 	opts.Log, opts.Limiter = log, limiter
-	srv := httptest.NewServer(httpapi.NewHandler(e.svc, opts))
+	e.handler = httpapi.NewHandler(e.svc, opts)
+	srv := httptest.NewServer(e.handler)
 	e.url = srv.URL
 	t.Cleanup(func() { srv.Close(); cancel(); <-done; store.Close() })
 }
@@ -201,7 +203,7 @@ func (e *env) post(path string, body any) response {
 type obj = map[string]any
 
 // want fails the test unless r has the status and exactly the JSON body wantJSON.
-func want(t *testing.T, r response, status int, wantJSON string) {
+func want(t testing.TB, r response, status int, wantJSON string) {
 	t.Helper()
 	var got, exp any
 	json.Unmarshal([]byte(r.raw), &got)

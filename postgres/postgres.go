@@ -101,7 +101,12 @@ func Open(ctx context.Context, url string, o Options) (*sqlstore.Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return sqlstore.New(db, dialect), nil
+	s, err := sqlstore.New(ctx, db, dialect)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

@@ -40,18 +40,30 @@ var dialect = sqlstore.Dialect{
 	},
 }
 
+// Options tune the database.
+type Options struct {
+	// Synchronous is SQLite's synchronous mode: "full" (the default) syncs the disk at every
+	// commit, so an acknowledged write survives a power loss; "normal" syncs at checkpoints,
+	// so it survives a crash of authd or of the operating system's processes but a power loss
+	// can undo the last commits (https://www.sqlite.org/pragma.html#pragma_synchronous).
+	Synchronous string
+}
+
 // Open opens (creating it and its folder if needed) the SQLite database at path, applies the
-// embedded migrations and returns the store. The database runs in WAL mode with
-// synchronous=FULL, so an acknowledged write survives a crash or power loss; a busy timeout
-// and BEGIN IMMEDIATE transactions make concurrent writers wait rather than fail.
-func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
+// embedded migrations and returns the store. The database runs in WAL mode; a busy timeout and
+// BEGIN IMMEDIATE transactions make concurrent writers wait rather than fail.
+func Open(ctx context.Context, path string, opts ...Options) (*sqlstore.Store, error) {
+	sync := "FULL"
+	if len(opts) > 0 && strings.EqualFold(opts[0].Synchronous, "normal") {
+		sync = "NORMAL"
+	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create database folder: %w", err)
 		}
 	}
 	q := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + sync + ")", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
@@ -65,7 +77,12 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return sqlstore.New(db, dialect), nil
+	s, err := sqlstore.New(ctx, db, dialect)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

@@ -25,7 +25,7 @@ func (s *Store) AddResetCode(ctx context.Context, c auth.ResetCode, mail *auth.O
 		if limit > 0 {
 			var n int
 			var oldest int64
-			if err := tx.QueryRowContext(ctx, s.q["countCodes"], c.EmailKey, micros(since)).Scan(&n, &oldest); err != nil {
+			if err := s.row(ctx, tx, "countCodes", c.EmailKey, micros(since)).Scan(&n, &oldest); err != nil {
 				return err
 			}
 			if n >= limit {
@@ -43,7 +43,7 @@ func (s *Store) AddResetCode(ctx context.Context, c auth.ResetCode, mail *auth.O
 func (s *Store) ClaimResetCode(ctx context.Context, emailKey string, now time.Time, maxAttempts int) (auth.ResetCode, error) {
 	var c auth.ResetCode
 	var created, expires int64
-	err := s.db.QueryRowContext(ctx, s.q["claimCode"], emailKey, micros(now), maxAttempts).
+	err := s.row(ctx, nil, "claimCode", emailKey, micros(now), maxAttempts).
 		Scan(&c.ID, &c.EmailKey, &c.UserID, &c.Hash, &created, &expires)
 	c.CreatedAt, c.ExpiresAt = fromMicros(created), fromMicros(expires)
 	return c, s.wrap(err)
@@ -51,7 +51,7 @@ func (s *Store) ClaimResetCode(ctx context.Context, emailKey string, now time.Ti
 
 // RefundResetAttempt gives back one counted attempt.
 func (s *Store) RefundResetAttempt(ctx context.Context, codeID string) error {
-	_, err := s.exec(ctx, s.db, "refundCode", codeID)
+	_, err := s.exec(ctx, nil, "refundCode", codeID)
 	return s.wrap(err)
 }
 

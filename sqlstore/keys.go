@@ -10,7 +10,7 @@ import (
 
 // SigningKeys returns the kept signing keys, newest generation first.
 func (s *Store) SigningKeys(ctx context.Context) ([]auth.SigningKey, error) {
-	rows, err := s.db.QueryContext(ctx, s.q["signingKeys"])
+	rows, err := s.stmt["signingKeys"].QueryContext(ctx)
 	if err != nil {
 		return nil, s.wrap(err)
 	}
@@ -34,16 +34,16 @@ func (s *Store) SigningKeys(ctx context.Context) ([]auth.SigningKey, error) {
 
 // AddSigningKey stores k unless a key of its generation already exists.
 func (s *Store) AddSigningKey(ctx context.Context, k auth.SigningKey) error {
-	_, err := s.exec(ctx, s.db, "addSigningKey", k.ID, k.Generation, k.Private.Seed(), micros(k.CreatedAt), micros(k.ActivatesAt))
+	_, err := s.exec(ctx, nil, "addSigningKey", k.ID, k.Generation, k.Private.Seed(), micros(k.CreatedAt), micros(k.ActivatesAt))
 	return s.wrap(err)
 }
 
 // Secret returns the named secret, storing candidate first when there is none.
 func (s *Store) Secret(ctx context.Context, name string, candidate []byte) ([]byte, error) {
-	if _, err := s.exec(ctx, s.db, "addSecret", name, candidate); err != nil {
+	if _, err := s.exec(ctx, nil, "addSecret", name, candidate); err != nil {
 		return nil, s.wrap(err)
 	}
 	var v []byte
-	err := s.db.QueryRowContext(ctx, s.q["secret"], name).Scan(&v)
+	err := s.row(ctx, nil, "secret", name).Scan(&v)
 	return v, s.wrap(err)
 }

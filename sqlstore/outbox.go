@@ -19,7 +19,7 @@ func (s *Store) insertOutbox(ctx context.Context, tx *sql.Tx, m *auth.Outgoing) 
 // ClaimOutbox leases up to limit due emails until leaseUntil and returns them; each claim counts
 // as an attempt.
 func (s *Store) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]auth.OutboxItem, error) {
-	rows, err := s.db.QueryContext(ctx, s.q["claimOutbox"], micros(leaseUntil), micros(now), micros(now), limit)
+	rows, err := s.stmt["claimOutbox"].QueryContext(ctx, micros(leaseUntil), micros(now), micros(now), limit)
 	if err != nil {
 		return nil, s.wrap(err)
 	}
@@ -37,24 +37,24 @@ func (s *Store) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limi
 
 // MarkSent records a delivered email and drops its content.
 func (s *Store) MarkSent(ctx context.Context, id int64, now time.Time) error {
-	_, err := s.exec(ctx, s.db, "outboxSent", micros(now), []byte{}, id)
+	_, err := s.exec(ctx, nil, "outboxSent", micros(now), []byte{}, id)
 	return s.wrap(err)
 }
 
 // MarkRetry schedules another attempt at next, keeping why the last one failed.
 func (s *Store) MarkRetry(ctx context.Context, id int64, next time.Time, reason string) error {
-	_, err := s.exec(ctx, s.db, "outboxFailed", micros(next), reason, id)
+	_, err := s.exec(ctx, nil, "outboxFailed", micros(next), reason, id)
 	return s.wrap(err)
 }
 
 // MarkDead gives up on an email, dropping its content and keeping why.
 func (s *Store) MarkDead(ctx context.Context, id int64, now time.Time, reason string) error {
-	_, err := s.exec(ctx, s.db, "outboxDead", micros(now), reason, []byte{}, id)
+	_, err := s.exec(ctx, nil, "outboxDead", micros(now), reason, []byte{}, id)
 	return s.wrap(err)
 }
 
 // OutboxStatus counts emails waiting, sent and given up on.
 func (s *Store) OutboxStatus(ctx context.Context) (pending, sent, dead int, err error) {
-	err = s.db.QueryRowContext(ctx, s.q["outboxStatus"]).Scan(&pending, &sent, &dead)
+	err = s.row(ctx, nil, "outboxStatus").Scan(&pending, &sent, &dead)
 	return pending, sent, dead, s.wrap(err)
 }

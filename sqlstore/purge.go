@@ -24,7 +24,7 @@ func (s *Store) Purge(ctx context.Context, now time.Time, batch int) (int, error
 	}
 	total := 0
 	for _, st := range steps {
-		n, err := s.exec(ctx, s.db, st.query, st.args...)
+		n, err := s.exec(ctx, nil, st.query, st.args...)
 		if err != nil {
 			return total, s.wrap(err)
 		}

@@ -7,6 +7,7 @@ var queries = map[string]string{
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	"userByEmailKey": `SELECT ` + userColumns + ` FROM users WHERE email_key = ?`,
 	"userByID":       `SELECT ` + userColumns + ` FROM users WHERE id = ?`,
+	"userStanding":   `SELECT is_active, password_changed_at FROM users WHERE id = ?`,
 	"phoneTaken":     `SELECT COUNT(*) FROM users WHERE phone = ?`,
 	"replaceHash":    `UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`,
 	"userBySocial": `SELECT ` + userColumns + ` FROM users

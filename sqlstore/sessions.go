@@ -31,7 +31,7 @@ func (s *Store) RefreshState(ctx context.Context, jti string) (auth.RefreshState
 	var nJTI, nKey sql.NullString
 	var nIssued, nExpires, nUsed sql.NullInt64
 	var active int
-	err := s.db.QueryRowContext(ctx, s.q["refreshState"], jti).Scan(
+	err := s.row(ctx, nil, "refreshState", jti).Scan(
 		&st.Token.JTI, &st.Token.SessionID, &st.Token.UserID, &st.Token.KeyID, &issued, &expires, &used,
 		&nJTI, &nKey, &nIssued, &nExpires, &nUsed,
 		&sessCreated, &sessRevoked, &active, &changed)
@@ -66,6 +66,6 @@ func (s *Store) RotateRefresh(ctx context.Context, jti string, next auth.Refresh
 
 // RevokeSession revokes a sign-in.
 func (s *Store) RevokeSession(ctx context.Context, sessionID string, now time.Time) error {
-	_, err := s.exec(ctx, s.db, "revokeSession", micros(now), sessionID)
+	_, err := s.exec(ctx, nil, "revokeSession", micros(now), sessionID)
 	return s.wrap(err)
 }

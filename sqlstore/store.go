@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -35,20 +36,25 @@ type Dialect struct {
 
 // Store implements auth.Store and the mail sender's outbox over database/sql.
 type Store struct {
-	db *sql.DB
-	d  Dialect
-	q  map[string]string // rebound queries, built once
+	db   *sql.DB
+	d    Dialect
+	stmt map[string]*sql.Stmt // every query, prepared once (database/sql re-prepares per connection)
 }
 
 var _ auth.Store = (*Store)(nil)
 
-// New returns a Store over db, whose schema must already be migrated.
-func New(db *sql.DB, d Dialect) *Store {
-	s := &Store{db: db, d: d, q: map[string]string{}}
+// New returns a Store over db, whose schema must already be migrated. It prepares every query
+// once, so no request pays for parsing SQL.
+func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
+	s := &Store{db: db, d: d, stmt: map[string]*sql.Stmt{}}
 	for name, q := range queries {
-		s.q[name] = s.rebind(q)
+		st, err := db.PrepareContext(ctx, s.rebind(q))
+		if err != nil {
+			return nil, fmt.Errorf("prepare %s: %w", name, err)
+		}
+		s.stmt[name] = st
 	}
-	return s
+	return s, nil
 }
 
 // DB returns the underlying database, for tests and tools.
@@ -105,15 +111,26 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return s.wrap(tx.Commit())
 }
 
-// exec runs a named query and returns the rows it affected.
-func (s *Store) exec(ctx context.Context, db interface {
-	ExecContext(context.Context, string, ...any) (sql.Result, error)
-}, name string, args ...any) (int64, error) {
-	res, err := db.ExecContext(ctx, s.q[name], args...)
+// prepared returns the named statement, bound to tx when there is one.
+func (s *Store) prepared(ctx context.Context, tx *sql.Tx, name string) *sql.Stmt {
+	if tx != nil {
+		return tx.StmtContext(ctx, s.stmt[name])
+	}
+	return s.stmt[name]
+}
+
+// exec runs a named statement (in tx, if not nil) and returns the rows it affected.
+func (s *Store) exec(ctx context.Context, tx *sql.Tx, name string, args ...any) (int64, error) {
+	res, err := s.prepared(ctx, tx, name).ExecContext(ctx, args...)
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// row runs a named query expected to return one row.
+func (s *Store) row(ctx context.Context, tx *sql.Tx, name string, args ...any) *sql.Row {
+	return s.prepared(ctx, tx, name).QueryRowContext(ctx, args...)
 }
 
 func micros(t time.Time) int64 {

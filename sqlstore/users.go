@@ -61,7 +61,7 @@ func (s *Store) insertUser(ctx context.Context, tx *sql.Tx, u auth.User) error {
 
 // UserBySocial returns the user linked to a provider's subject, or auth.ErrNotFound.
 func (s *Store) UserBySocial(ctx context.Context, provider, subject string) (auth.User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, s.q["userBySocial"], provider, subject))
+	u, err := scanUser(s.row(ctx, nil, "userBySocial", provider, subject))
 	return u, s.wrap(err)
 }
 
@@ -99,25 +99,33 @@ func (s *Store) LinkSocial(ctx context.Context, userID, provider, subject string
 
 // UserByEmailKey returns the user with that email key, or auth.ErrNotFound.
 func (s *Store) UserByEmailKey(ctx context.Context, emailKey string) (auth.User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, s.q["userByEmailKey"], emailKey))
+	u, err := scanUser(s.row(ctx, nil, "userByEmailKey", emailKey))
 	return u, s.wrap(err)
 }
 
 // UserByID returns the user, or auth.ErrNotFound.
 func (s *Store) UserByID(ctx context.Context, id string) (auth.User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, s.q["userByID"], id))
+	u, err := scanUser(s.row(ctx, nil, "userByID", id))
 	return u, s.wrap(err)
+}
+
+// UserStanding returns whether the user is active and when their password last changed.
+func (s *Store) UserStanding(ctx context.Context, id string) (auth.Standing, error) {
+	var active int
+	var changed int64
+	err := s.row(ctx, nil, "userStanding", id).Scan(&active, &changed)
+	return auth.Standing{Active: active != 0, PasswordChangedAt: fromMicros(changed)}, s.wrap(err)
 }
 
 // PhoneTaken reports whether an account has that phone number.
 func (s *Store) PhoneTaken(ctx context.Context, phone string) (bool, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, s.q["phoneTaken"], phone).Scan(&n)
+	err := s.row(ctx, nil, "phoneTaken", phone).Scan(&n)
 	return n > 0, s.wrap(err)
 }
 
 // ReplacePasswordHash swaps the user's hash only if it is still old.
 func (s *Store) ReplacePasswordHash(ctx context.Context, userID, old, new string) error {
-	_, err := s.exec(ctx, s.db, "replaceHash", new, userID, old)
+	_, err := s.exec(ctx, nil, "replaceHash", new, userID, old)
 	return s.wrap(err)
 }

@@ -41,6 +41,7 @@ type config struct {
 	LogLevel           string
 	Google             google.Config
 	RedisURL           string
+	SQLiteSynchronous  string
 	KeyReloadInterval  time.Duration
 }
 
@@ -60,6 +61,13 @@ func settings() []setting {
 				return fmt.Errorf("want sqlite:<path> or postgres://..., got %q", redactURL(v))
 			}
 			c.DatabaseURL = v
+			return nil
+		}},
+		{"AUTH_SQLITE_SYNCHRONOUS", "full", "full: every acknowledged write survives a power loss; normal: faster commits, survives crashes but not a power loss", func(v string, c *config) error {
+			if v != "full" && v != "normal" {
+				return fmt.Errorf("want full or normal, got %q", v)
+			}
+			c.SQLiteSynchronous = v
 			return nil
 		}},
 		{"AUTH_DB_MAX_CONNS", "10", "PostgreSQL connections per instance", intInto(func(c *config) *int { return &c.DBMaxConns }, 1)},

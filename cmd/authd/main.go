@@ -52,10 +52,14 @@ const (
 // run starts authd and serves until ctx is done, then drains in-flight requests and the mail
 // sender and returns nil.
 //
-// `authd keys rotate [flags]` adds a signing key instead (see docs/deploy.md).
+// `authd keys rotate [flags]` adds a signing key instead (see docs/deploy.md), and
+// `authd bench [flags]` loads a running server (see docs/performance.md).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) >= 2 && args[0] == "keys" && args[1] == "rotate" {
 		return rotateKeys(ctx, args[2:], getenv, stdout, stderr)
+	}
+	if len(args) >= 1 && args[0] == "bench" {
+		return runBench(ctx, args[1:], stdout, stderr)
 	}
 	cfg, err := loadConfig(args, getenv, stderr)
 	if err != nil {
@@ -145,7 +149,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // openStore opens the database AUTH_DATABASE_URL names.
 func openStore(ctx context.Context, cfg config) (*sqlstore.Store, error) {
 	if path, ok := strings.CutPrefix(cfg.DatabaseURL, "sqlite:"); ok {
-		return sqlite.Open(ctx, path)
+		return sqlite.Open(ctx, path, sqlite.Options{Synchronous: cfg.SQLiteSynchronous})
 	}
 	return postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStatementTimeout})
 }

@@ -1,0 +1,236 @@
+// Package bench is authd's load tool: a closed-loop load generator for any server that speaks
+// the contract, which also measures this machine's own ceilings in the same run, so that results
+// read as ratios that hold on a noisy machine.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	auth "github.com/authd/authd"
+)
+
+// Workloads the tool runs.
+var Workloads = []string{"register", "login", "refresh", "verify", "mixed"}
+
+// Config is one run.
+type Config struct {
+	URL         string
+	Workload    string
+	Concurrency int
+	Duration    time.Duration
+	Users       int       // prepared before timing starts
+	Floor       bool      // also measure the in-process net/http floor and crypto costs
+	Progress    io.Writer // a line a second; nil for none
+}
+
+// Result is what a run measured.
+type Result struct {
+	Workload    string         `json:"workload"`
+	Concurrency int            `json:"concurrency"`
+	Seconds     float64        `json:"seconds"`
+	Requests    int            `json:"requests"`
+	PerSecond   float64        `json:"requests_per_second"`
+	P50ms       float64        `json:"p50_ms"`
+	P95ms       float64        `json:"p95_ms"`
+	P99ms       float64        `json:"p99_ms"`
+	Statuses    map[string]int `json:"statuses"`
+	Unexpected  int            `json:"unexpected"`
+}
+
+// Report is a run with, when asked for, the machine's ceilings.
+type Report struct {
+	Result
+	Floor         *Result `json:"floor,omitempty"`
+	OfFloor       float64 `json:"fraction_of_floor,omitempty"`
+	HashMs        float64 `json:"password_hash_ms,omitempty"`
+	HashesPerSec  float64 `json:"hash_ceiling_per_second,omitempty"` // cores ÷ one hash's time
+	OfHashCeiling float64 `json:"fraction_of_hash_ceiling,omitempty"`
+	SignatureUs   float64 `json:"signature_check_us,omitempty"`
+	Cores         int     `json:"cores"`
+}
+
+// op is one request of a workload: it returns the status, and whether it was the expected one.
+type op func(ctx context.Context) (status int, ok bool)
+
+// Run prepares cfg.Users users, runs the workload, and measures the floor if asked.
+func Run(ctx context.Context, cfg Config) (Report, error) {
+	if !slices.Contains(Workloads, cfg.Workload) {
+		return Report{}, fmt.Errorf("unknown workload %q (want one of %v)", cfg.Workload, Workloads)
+	}
+	cfg.Concurrency, cfg.Users = max(1, cfg.Concurrency), max(1, cfg.Users)
+	c := newClient(cfg.URL, cfg.Concurrency)
+	if cfg.Progress != nil {
+		fmt.Fprintf(cfg.Progress, "preparing %d users and %d sessions...\n", cfg.Users, cfg.Concurrency)
+	}
+	ops, err := c.prepare(ctx, cfg)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{Result: drive(ctx, cfg.Workload, cfg.Concurrency, cfg.Duration, ops, cfg.Progress), Cores: runtimeCores()}
+	if cfg.Floor {
+		floor, err := measureFloor(ctx, cfg)
+		if err != nil {
+			return rep, err
+		}
+		rep.Floor, rep.OfFloor = &floor, rep.PerSecond/floor.PerSecond
+		rep.HashMs, rep.SignatureUs = hashCost(), signatureCost()
+		rep.HashesPerSec = float64(rep.Cores) / (rep.HashMs / 1000)
+		rep.OfHashCeiling = rep.PerSecond / rep.HashesPerSec
+	}
+	return rep, nil
+}
+
+// drive runs one op per worker in a closed loop for d and gathers what it measured.
+func drive(ctx context.Context, name string, workers int, d time.Duration, ops []op, progress io.Writer) Result {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var done atomic.Int64
+	lat := make([][]time.Duration, workers)
+	statuses := make([]map[int]int, workers)
+	unexpected := make([]int, workers)
+	start := time.Now()
+	stopProgress := reportProgress(progress, &done, start)
+	var wg sync.WaitGroup
+	for w := range workers {
+		statuses[w] = map[int]int{}
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				t := time.Now()
+				status, ok := ops[w](ctx)
+				if ctx.Err() != nil && status == 0 {
+					break // cut off by the end of the run
+				}
+				lat[w] = append(lat[w], time.Since(t))
+				statuses[w][status]++
+				if !ok {
+					unexpected[w]++
+				}
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	stopProgress()
+	elapsed := time.Since(start)
+	r := Result{Workload: name, Concurrency: workers, Seconds: elapsed.Seconds(), Statuses: map[string]int{}}
+	var all []time.Duration
+	for w := range workers {
+		all = append(all, lat[w]...)
+		for s, n := range statuses[w] {
+			r.Statuses[fmt.Sprint(s)] += n
+		}
+		r.Unexpected += unexpected[w]
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	r.Requests = len(all)
+	r.PerSecond = float64(len(all)) / elapsed.Seconds()
+	r.P50ms, r.P95ms, r.P99ms = quantile(all, 0.50), quantile(all, 0.95), quantile(all, 0.99)
+	return r
+}
+
+func reportProgress(w io.Writer, done *atomic.Int64, start time.Time) func() {
+	if w == nil {
+		return func() {}
+	}
+	stop := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		last := int64(0)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				n := done.Load()
+				fmt.Fprintf(w, "%6.0fs %10d requests %10d/s\n", time.Since(start).Seconds(), n, n-last)
+				last = n
+			}
+		}
+	}()
+	return func() { close(stop); <-finished }
+}
+
+func quantile(sorted []time.Duration, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return float64(sorted[min(len(sorted)-1, int(q*float64(len(sorted))))].Microseconds()) / 1000
+}
+
+// measureFloor drives a minimal net/http JSON handler, served in this process on loopback,
+// exactly as the workload drove authd: the most any HTTP service can do on this machine.
+func measureFloor(ctx context.Context, cfg Config) (Result, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return Result{}, err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&body); err != nil {
+			http.Error(w, `{"detail":"bad"}`, 400)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte("{}"))
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	c := newClient("http://"+ln.Addr().String(), cfg.Concurrency)
+	body := []byte(`{"access_token":"` + string(bytes.Repeat([]byte("x"), 300)) + `"}`)
+	ops := make([]op, cfg.Concurrency)
+	for i := range ops {
+		ops[i] = func(ctx context.Context) (int, bool) {
+			s, _ := c.post(ctx, "/floor", body)
+			return s, s == 200
+		}
+	}
+	if cfg.Progress != nil {
+		fmt.Fprintln(cfg.Progress, "measuring the floor (a minimal net/http JSON handler in this process)...")
+	}
+	return drive(ctx, "floor", cfg.Concurrency, cfg.Duration, ops, cfg.Progress), nil
+}
+
+// hashCost is one password hash with authd's parameters, in milliseconds (the median of 5).
+func hashCost() float64 {
+	h := auth.NewHasher(auth.DefaultHashParams, 1, time.Minute)
+	var runs []float64
+	for range 5 {
+		t := time.Now()
+		h.Hash(context.Background(), "benchmark password")
+		runs = append(runs, float64(time.Since(t).Microseconds())/1000)
+	}
+	slices.Sort(runs)
+	return runs[2]
+}
+
+// signatureCost is one Ed25519 signature check, in microseconds.
+func signatureCost() float64 {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	msg := make([]byte, 300)
+	sig := ed25519.Sign(priv, msg)
+	const n = 2000
+	t := time.Now()
+	for range n {
+		ed25519.Verify(pub, msg, sig)
+	}
+	return float64(time.Since(t).Nanoseconds()) / n / 1000
+}
+
+var errStatus = errors.New("unexpected status")

@@ -1,0 +1,76 @@
+package bench_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	auth "github.com/authd/authd"
+	"github.com/authd/authd/bench"
+	"github.com/authd/authd/httpapi"
+	"github.com/authd/authd/sqlite"
+)
+
+// server is a real authd on SQLite, with cheap password hashing so the test is quick.
+func server(t *testing.T) string {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bench.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	svc, err := auth.New(ctx, auth.DefaultConfig(), auth.Deps{Store: store,
+		Hasher: auth.NewHasher(auth.HashParams{Memory: 1024, Time: 1, Threads: 1}, 4, time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(httpapi.NewHandler(svc, httpapi.Options{}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestEveryWorkloadRuns(t *testing.T) {
+	url := server(t)
+	for _, w := range bench.Workloads {
+		t.Run(w, func(t *testing.T) {
+			rep, err := bench.Run(context.Background(), bench.Config{URL: url, Workload: w, Concurrency: 3, Duration: 300 * time.Millisecond, Users: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ok := map[string]string{"register": "201"}[w]
+			if ok == "" {
+				ok = "200"
+			}
+			if rep.Requests == 0 || rep.Unexpected != 0 || rep.Statuses[ok] != rep.Requests {
+				t.Fatalf("report %+v: every request should have got %s", rep.Result, ok)
+			}
+			if rep.PerSecond <= 0 || rep.P50ms <= 0 || rep.P99ms < rep.P50ms {
+				t.Fatalf("implausible figures %+v", rep.Result)
+			}
+		})
+	}
+}
+
+func TestFloorAndCeilings(t *testing.T) {
+	rep, err := bench.Run(context.Background(), bench.Config{URL: server(t), Workload: "verify", Concurrency: 2, Duration: 300 * time.Millisecond, Users: 1, Floor: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Floor == nil || rep.Floor.Requests == 0 || rep.Floor.Unexpected != 0 || rep.OfFloor <= 0 {
+		t.Fatalf("floor %+v", rep.Floor)
+	}
+	if rep.HashMs <= 0 || rep.SignatureUs <= 0 || rep.HashesPerSec <= 0 {
+		t.Fatalf("ceilings: hash %v ms, signature %v µs", rep.HashMs, rep.SignatureUs)
+	}
+}
+
+func TestUnreachableServerIsAnError(t *testing.T) {
+	if _, err := bench.Run(context.Background(), bench.Config{URL: "http://127.0.0.1:1", Workload: "verify", Concurrency: 1, Duration: time.Second, Users: 1}); err == nil {
+		t.Fatal("no error for a server that is not there")
+	}
+	if _, err := bench.Run(context.Background(), bench.Config{URL: "http://x", Workload: "nap"}); err == nil {
+		t.Fatal("no error for an unknown workload")
+	}
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/authd/authd/bench"
+)
+
+// runBench is `authd bench`: load against a running authd (or anything that speaks the contract).
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("authd bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", "http://127.0.0.1:8000", "the server to load; run it with AUTH_IP_RATE_LIMIT=0 and AUTH_LOGIN_FAILURE_LIMIT=0")
+	workload := fs.String("workload", "verify", "one of "+strings.Join(bench.Workloads, ", "))
+	conc := fs.Int("c", 32, "concurrent connections (closed loop: each sends its next request when the last is answered)")
+	dur := fs.Duration("d", 10*time.Second, "how long to load")
+	users := fs.Int("users", 50, "users prepared before timing starts")
+	floor := fs.Bool("floor", true, "also measure this machine's ceilings: a minimal net/http handler, one password hash, one signature check")
+	jsonOut := fs.String("json", "", "write the result as JSON to this file")
+	quiet := fs.Bool("q", false, "no progress lines")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: authd bench [flags]\n\nLoad a server that speaks authd's contract and report throughput and latency.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg := bench.Config{URL: strings.TrimRight(*url, "/"), Workload: *workload, Concurrency: *conc, Duration: *dur, Users: *users, Floor: *floor}
+	if !*quiet {
+		cfg.Progress = stderr
+	}
+	rep, err := bench.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	printReport(stdout, rep)
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	if rep.Unexpected > 0 {
+		return errors.New(fmt.Sprint(rep.Unexpected, " requests got an unexpected status"))
+	}
+	return nil
+}
+
+func printReport(w io.Writer, r bench.Report) {
+	line := func(res bench.Result) {
+		codes := make([]string, 0, len(res.Statuses))
+		for s, n := range res.Statuses {
+			codes = append(codes, fmt.Sprintf("%s×%d", s, n))
+		}
+		sort.Strings(codes)
+		fmt.Fprintf(w, "%-9s c=%-4d %9.0f req/s   p50 %7.2f ms   p95 %7.2f ms   p99 %7.2f ms   %s\n",
+			res.Workload, res.Concurrency, res.PerSecond, res.P50ms, res.P95ms, res.P99ms, strings.Join(codes, " "))
+	}
+	line(r.Result)
+	if r.Floor != nil {
+		line(*r.Floor)
+		fmt.Fprintf(w, "%s: %.0f%% of the floor; one password hash %.1f ms (ceiling %.0f/s on %d cores: %.0f%%); one signature check %.1f µs\n",
+			r.Workload, 100*r.OfFloor, r.HashMs, r.HashesPerSec, r.Cores, 100*r.OfHashCeiling, r.SignatureUs)
+	}
+	if r.Unexpected > 0 {
+		fmt.Fprintf(w, "FAIL: %d unexpected statuses\n", r.Unexpected)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	auth "github.com/authd/authd"
+	"github.com/authd/authd/authtest"
 )
 
 func TestFailedSignInsLockTheEmail(t *testing.T) {
@@ -167,5 +168,41 @@ func TestOutboxSurvivesAnSMTPOutage(t *testing.T) {
 	}
 	if msgs[0].MessageID == "" {
 		t.Error("no Message-ID to deduplicate by")
+	}
+}
+
+func TestTenCodesDuringAnSMTPOutageAreEachDeliveredOnce(t *testing.T) {
+	e := newEnv(t)
+	e.smtp.Stop()
+	for i := range 10 {
+		email := "outage" + strconv.Itoa(i) + "@example.com"
+		e.register(email)
+		want(t, e.post("/auth/password/reset/", obj{"email": email}), 200, resetSent)
+	}
+	e.waitRow("ten failed attempts recorded", `SELECT COUNT(*) = 10 FROM outbox WHERE sent_at IS NULL AND attempts >= 1 AND last_error <> ''`)
+	e.clock.Advance(time.Minute) // SMTP comes back a minute later
+	e.smtp.Start()
+	for range 10 { // backoff grows; keep moving time until everything is out
+		e.clock.Advance(2 * time.Minute)
+		e.sender.Wake()
+		if len(e.smtp.Received()) == 10 {
+			break
+		}
+		e.sender.Drain(t.Context())
+	}
+	msgs := e.smtp.WaitFor(10)
+	e.waitSent(10)
+	e.clock.Advance(time.Hour)
+	e.sender.Drain(t.Context())
+	seen := map[string]bool{}
+	for _, m := range e.smtp.Received() {
+		if seen[m.To] {
+			t.Fatalf("%s got its code twice", m.To)
+		}
+		seen[m.To] = true
+		authtest.Code(t, m)
+	}
+	if len(seen) != 10 || len(msgs) != 10 {
+		t.Fatalf("%d recipients, want 10", len(seen))
 	}
 }

@@ -42,6 +42,10 @@ type config struct {
 	Google             google.Config
 	RedisURL           string
 	SQLiteSynchronous  string
+	ReadHeaderTimeout  time.Duration
+	ReadTimeout        time.Duration
+	WriteTimeout       time.Duration
+	IdleTimeout        time.Duration
 	KeyReloadInterval  time.Duration
 }
 
@@ -145,6 +149,10 @@ func settings() []setting {
 			return nil
 		}},
 		{"AUTH_KEY_RELOAD_INTERVAL", "1m", "how often each instance picks up signing keys added by authd keys rotate", durationInto(func(c *config) *time.Duration { return &c.KeyReloadInterval }, false)},
+		{"AUTH_READ_HEADER_TIMEOUT", "5s", "a client must send its request headers within this", durationInto(func(c *config) *time.Duration { return &c.ReadHeaderTimeout }, false)},
+		{"AUTH_READ_TIMEOUT", "15s", "a client must send its whole request within this", durationInto(func(c *config) *time.Duration { return &c.ReadTimeout }, false)},
+		{"AUTH_WRITE_TIMEOUT", "30s", "a response must be written within this", durationInto(func(c *config) *time.Duration { return &c.WriteTimeout }, false)},
+		{"AUTH_IDLE_TIMEOUT", "60s", "an idle keep-alive connection is closed after this", durationInto(func(c *config) *time.Duration { return &c.IdleTimeout }, false)},
 		{"AUTH_LOG_LEVEL", "info", "debug, info, warn or error", func(v string, c *config) error {
 			switch v {
 			case "debug", "info", "warn", "error":

@@ -39,14 +39,9 @@ func main() {
 	}
 }
 
-// Server timeouts: a slow or idle client cannot hold a connection for long.
 const (
-	readHeaderTimeout = 5 * time.Second
-	readTimeout       = 15 * time.Second
-	writeTimeout      = 30 * time.Second
-	idleTimeout       = 60 * time.Second
-	shutdownTimeout   = 30 * time.Second
-	purgeInterval     = 10 * time.Minute
+	shutdownTimeout = 30 * time.Second
+	purgeInterval   = 10 * time.Minute
 )
 
 // run starts authd and serves until ctx is done, then drains in-flight requests and the mail
@@ -107,10 +102,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			Log: log, CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies,
 			Limiter: limiter, IPRateLimit: cfg.IPRateLimit, Checks: checks,
 		}),
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
+		// A slow or idle client cannot hold a connection for long.
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 // Store is what the suite drives: the domain's store and the mail sender's outbox.
 type Store interface {
 	auth.Store
+	Seed(ctx context.Context, users, tokens int, progress io.Writer) error
 	ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]auth.OutboxItem, error)
 	MarkSent(ctx context.Context, id int64, now time.Time) error
 	MarkRetry(ctx context.Context, id int64, next time.Time, reason string) error
@@ -39,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		"keys and secret": testKeysAndSecrets,
 		"purge":           testPurge,
 		"social accounts": testSocial,
+		"seed":            testSeed,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open(t)) })
@@ -410,5 +413,22 @@ func testSocial(t *testing.T, s Store) {
 	}
 	if err := s.LinkSocial(ctx, "p2", "google-oauth2", "sub-q", false, t0); !errors.Is(err, auth.ErrConflict) {
 		t.Fatalf("linking a linked subject = %v, want ErrConflict", err)
+	}
+}
+
+func testSeed(t *testing.T, s Store) {
+	if err := s.Seed(ctx, 300, 3000, nil); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.UserByID(ctx, "seed-u7")
+	if err != nil || u.Email != "seed7@seed.invalid" || !u.Active {
+		t.Fatalf("seeded user %+v, %v", u, err)
+	}
+	st, err := s.RefreshState(ctx, "seed-t20")
+	if err != nil || st.SessionRevoked || !st.UsedAt.IsZero() || st.Token.ExpiresAt.Before(time.Now()) {
+		t.Fatalf("seeded token %+v, %v", st, err)
+	}
+	if st, _ := s.RefreshState(ctx, "seed-t21"); st.UsedAt.IsZero() {
+		t.Fatal("seeded tokens are all unused; nine in ten should be used")
 	}
 }

@@ -16,7 +16,10 @@ import (
 )
 
 // runBench is `authd bench`: load against a running authd (or anything that speaks the contract).
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "seed" {
+		return seed(ctx, args[1:], getenv, stderr)
+	}
 	fs := flag.NewFlagSet("authd bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	url := fs.String("url", "http://127.0.0.1:8000", "the server to load; run it with AUTH_IP_RATE_LIMIT=0 and AUTH_LOGIN_FAILURE_LIMIT=0")
@@ -52,6 +55,33 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if rep.Unexpected > 0 {
 		return errors.New(fmt.Sprint(rep.Unexpected, " requests got an unexpected status"))
 	}
+	return nil
+}
+
+// seed is `authd bench seed`: synthetic users and refresh tokens straight into the database that
+// AUTH_DATABASE_URL names, to check that costs do not grow with the data.
+func seed(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("authd bench seed", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	users := fs.Int("users", 1_000_000, "accounts to add")
+	tokens := fs.Int("tokens", 10_000_000, "refresh tokens to add, ten to a sign-in")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(nil, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer store.Close()
+	start := time.Now()
+	if err := store.Seed(ctx, *users, *tokens, stderr); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "seeded %d users and %d refresh tokens in %v\n", *users, *tokens, time.Since(start).Round(time.Second))
 	return nil
 }
 

@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return rotateKeys(ctx, args[2:], getenv, stdout, stderr)
 	}
 	if len(args) >= 1 && args[0] == "bench" {
-		return runBench(ctx, args[1:], stdout, stderr)
+		return runBench(ctx, args[1:], getenv, stdout, stderr)
 	}
 	cfg, err := loadConfig(args, getenv, stderr)
 	if err != nil {

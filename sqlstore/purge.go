@@ -9,18 +9,21 @@ import (
 const keepMail = 7 * 24 * time.Hour
 
 // Purge deletes one batch of each kind of row that can no longer matter at now and returns how
-// many it deleted: expired refresh tokens and those of revoked sessions, sessions left without
-// tokens, codes older than the hourly cap's window, and old sent or dead emails.
+// many it deleted: sign-ins that were revoked or whose newest token expired (with their tokens),
+// expired tokens of live sign-ins, codes older than the hourly cap's window (by then long
+// expired), and sent or dead emails kept a week for inspection.
 func (s *Store) Purge(ctx context.Context, now time.Time, batch int) (int, error) {
-	hourAgo := micros(now.Add(-time.Hour))
+	mailCutoff := micros(now.Add(-keepMail))
 	steps := []struct {
 		query string
 		args  []any
 	}{
-		{"purgeRefresh", []any{micros(now), micros(now), batch}},
-		{"purgeSessions", []any{hourAgo, batch}},
-		{"purgeCodes", []any{hourAgo, micros(now), batch}},
-		{"purgeOutbox", []any{micros(now.Add(-keepMail)), micros(now.Add(-keepMail)), batch}},
+		{"purgeRevokedSessions", []any{batch}},
+		{"purgeExpiredSessions", []any{micros(now), batch}},
+		{"purgeRefresh", []any{micros(now), batch}},
+		{"purgeCodes", []any{micros(now.Add(-time.Hour)), batch}},
+		{"purgeSentMail", []any{mailCutoff, batch}},
+		{"purgeDeadMail", []any{mailCutoff, batch}},
 	}
 	total := 0
 	for _, st := range steps {

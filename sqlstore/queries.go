@@ -17,7 +17,8 @@ var queries = map[string]string{
 	// The account's password was set by someone who never proved the email; the provider has.
 	"dropPassword": `UPDATE users SET password_hash = '', email_verified = 1, password_changed_at = ? WHERE id = ?`,
 
-	"insertSession": `INSERT INTO sessions (id, user_id, created_at) VALUES (?, ?, ?)`,
+	"insertSession": `INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+	"extendSession": `UPDATE sessions SET expires_at = ? WHERE id = ?`,
 	"insertRefresh": `INSERT INTO refresh_tokens (jti, session_id, user_id, key_id, issued_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?)`,
 	"refreshState": `SELECT t.jti, t.session_id, t.user_id, t.key_id, t.issued_at, t.expires_at, t.used_at,
@@ -68,14 +69,14 @@ var queries = map[string]string{
 	"addSecret":     `INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING`,
 	"secret":        `SELECT value FROM secrets WHERE name = ?`,
 
-	// Purging runs in small batches so it never holds the database for long.
-	"purgeRefresh": `DELETE FROM refresh_tokens WHERE jti IN (SELECT t.jti FROM refresh_tokens t
-		JOIN sessions s ON s.id = t.session_id
-		WHERE t.expires_at < ? OR s.revoked_at < ? LIMIT ?)`,
-	"purgeSessions": `DELETE FROM sessions WHERE id IN (SELECT s.id FROM sessions s
-		WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id) AND s.created_at < ? LIMIT ?)`,
-	"purgeCodes":  `DELETE FROM reset_codes WHERE seq IN (SELECT seq FROM reset_codes WHERE created_at < ? AND expires_at < ? LIMIT ?)`,
-	"purgeOutbox": `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE (sent_at < ? OR dead_at < ?) LIMIT ?)`,
+	// Purging runs in small batches, each found through an index, so it never holds the
+	// database for long. Deleting a sign-in deletes its refresh tokens (ON DELETE CASCADE).
+	"purgeExpiredSessions": `DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at < ? LIMIT ?)`,
+	"purgeRevokedSessions": `DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE revoked_at IS NOT NULL LIMIT ?)`,
+	"purgeRefresh":         `DELETE FROM refresh_tokens WHERE jti IN (SELECT jti FROM refresh_tokens WHERE expires_at < ? LIMIT ?)`,
+	"purgeCodes":           `DELETE FROM reset_codes WHERE seq IN (SELECT seq FROM reset_codes WHERE created_at < ? LIMIT ?)`,
+	"purgeSentMail":        `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE sent_at < ? LIMIT ?)`,
+	"purgeDeadMail":        `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE dead_at < ? LIMIT ?)`,
 }
 
 const userColumns = `id, first_name, last_name, address, email, COALESCE(phone, ''), email_verified, is_active,

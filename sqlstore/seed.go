@@ -26,8 +26,8 @@ func (s *Store) Seed(ctx context.Context, users, tokens int, progress io.Writer)
 		{"users", users, `INSERT INTO users (id, first_name, last_name, address, email, email_key, email_verified, is_active, date_joined, password_hash, password_changed_at)
 			SELECT 'seed-u' || i, 'Seed', 'User', '', 'seed' || i || '@seed.invalid', 'seed' || i || '@seed.invalid', 0, 1, 0, '', 0 FROM n`,
 			func(from, to int) []any { return []any{from, to} }},
-		{"sign-ins", sessions, `INSERT INTO sessions (id, user_id, created_at) SELECT 'seed-s' || i, 'seed-u' || (i % ?), 0 FROM n`,
-			func(from, to int) []any { return []any{from, to, users} }},
+		{"sign-ins", sessions, `INSERT INTO sessions (id, user_id, created_at, expires_at) SELECT 'seed-s' || i, 'seed-u' || (i % ?), 0, ? FROM n`,
+			func(from, to int) []any { return []any{from, to, users, expires} }},
 		{"refresh tokens", tokens, `INSERT INTO refresh_tokens (jti, session_id, user_id, key_id, issued_at, expires_at, used_at)
 			SELECT 'seed-t' || i, 'seed-s' || (i % ?), 'seed-u' || ((i % ?) % ?), 'seed', 0, ?, CASE WHEN i % 10 = 0 THEN NULL ELSE 1 END FROM n`,
 			func(from, to int) []any { return []any{from, to, sessions, sessions, users, expires} }},

@@ -11,7 +11,7 @@ import (
 // CreateSession stores a sign-in and its first refresh token in one transaction.
 func (s *Store) CreateSession(ctx context.Context, sess auth.Session, first auth.RefreshToken) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.exec(ctx, tx, "insertSession", sess.ID, sess.UserID, micros(sess.CreatedAt)); err != nil {
+		if _, err := s.exec(ctx, tx, "insertSession", sess.ID, sess.UserID, micros(sess.CreatedAt), micros(first.ExpiresAt)); err != nil {
 			return err
 		}
 		return s.insertRefresh(ctx, tx, first)
@@ -59,6 +59,9 @@ func (s *Store) RotateRefresh(ctx context.Context, jti string, next auth.Refresh
 		}
 		if n == 0 {
 			return auth.ErrConflict
+		}
+		if _, err := s.exec(ctx, tx, "extendSession", micros(next.ExpiresAt), next.SessionID); err != nil {
+			return err
 		}
 		return s.insertRefresh(ctx, tx, next)
 	})

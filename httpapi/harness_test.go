@@ -289,6 +289,15 @@ func (e *env) waitSent(n int) {
 	e.waitRow(fmt.Sprintf("%d emails recorded as sent", n), fmt.Sprintf(`SELECT COUNT(*) >= %d FROM outbox WHERE sent_at IS NOT NULL`, n))
 }
 
+// waitQuiet waits until no email is in the sender's hands (claimed and not yet recorded), so
+// that moving the test's clock cannot end a lease under a send still in progress.
+func (e *env) waitQuiet() {
+	e.t.Helper()
+	e.waitRow("the sender to finish", fmt.Sprintf(
+		`SELECT COUNT(*) = 0 FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL AND locked_until > %d AND next_attempt_at <= %d`,
+		e.clock.Now().UnixMicro(), e.clock.Now().UnixMicro()))
+}
+
 // waitRow waits until the query (returning one boolean) is true, failing after 10 s. It waits
 // for the background sender, which runs on its own goroutine.
 func (e *env) waitRow(what, query string) {

@@ -31,9 +31,10 @@ var queries = map[string]string{
 		WHERE t.jti = ?`,
 	// Consuming a refresh token is one conditional write: of racing requests exactly one
 	// matches used_at IS NULL.
+	// (EXISTS, not IN: the session is found by its key, never by scanning every live one.)
 	"useRefresh": `UPDATE refresh_tokens SET used_at = ?, successor_jti = ?
 		WHERE jti = ? AND used_at IS NULL
-		AND session_id IN (SELECT id FROM sessions WHERE revoked_at IS NULL)`,
+		AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL)`,
 	"revokeSession":      `UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
 	"revokeUserSessions": `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`,
 

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/argon2"
 )
 
 func TestQuickRatioMatchesDifflib(t *testing.T) {
@@ -130,5 +128,4 @@ func TestUnusableHashCostsAHash(t *testing.T) {
 			t.Fatalf("Check(%q) = %v, %v", stored, ok, err)
 		}
 	}
-	_ = argon2.Version
 }

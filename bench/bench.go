@@ -9,7 +9,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -232,5 +231,3 @@ func signatureCost() float64 {
 	}
 	return float64(time.Since(t).Nanoseconds()) / n / 1000
 }
-
-var errStatus = errors.New("unexpected status")

@@ -97,7 +97,13 @@ func Open(ctx context.Context, url string, o Options) (*sqlstore.Store, error) {
 	db.SetMaxOpenConns(o.MaxConns)
 	db.SetMaxIdleConns(o.MaxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	if err := migrate(ctx, db); err != nil {
+	sub, _ := fs.Sub(migrations, "migrations")
+	locker, err := lock.NewPostgresSessionLocker() // instances starting together take turns
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := sqlstore.Migrate(ctx, db, goose.DialectPostgres, sub, goose.WithSessionLocker(locker)); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -107,23 +113,4 @@ func Open(ctx context.Context, url string, o Options) (*sqlstore.Store, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-func migrate(ctx context.Context, db *sql.DB) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	locker, err := lock.NewPostgresSessionLocker()
-	if err != nil {
-		return err
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker))
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("migrate database: %w", err)
-	}
-	return nil
 }

@@ -73,7 +73,8 @@ func Open(ctx context.Context, path string, opts ...Options) (*sqlstore.Store, e
 	}
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
-	if err := migrate(ctx, db); err != nil {
+	sub, _ := fs.Sub(migrations, "migrations")
+	if err := sqlstore.Migrate(ctx, db, goose.DialectSQLite3, sub); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -83,19 +84,4 @@ func Open(ctx context.Context, path string, opts ...Options) (*sqlstore.Store, e
 		return nil, err
 	}
 	return s, nil
-}
-
-func migrate(ctx context.Context, db *sql.DB) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub)
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("migrate database: %w", err)
-	}
-	return nil
 }

@@ -8,9 +8,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pressly/goose/v3"
 
 	auth "github.com/authd/authd"
 )
@@ -163,4 +166,16 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// Migrate applies the migrations in fsys (a folder of goose SQL files) to db.
+func Migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, fsys fs.FS, opts ...goose.ProviderOption) error {
+	p, err := goose.NewProvider(dialect, db, fsys, opts...)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate database: %w", err)
+	}
+	return nil
 }

@@ -15,8 +15,7 @@ import (
 	"time"
 )
 
-// Config holds the Service's rules. Zero durations and limits are replaced by the defaults in
-// DefaultConfig only where noted; a limit of 0 turns that limit off.
+// Config holds the Service's rules. Start from DefaultConfig; a limit of 0 turns that limit off.
 type Config struct {
 	Issuer             string
 	AccessTTL          time.Duration
@@ -51,8 +50,8 @@ func DefaultConfig() Config {
 	}
 }
 
-// Service is authd's flows: Register, Login, Refresh, Verify, Logout, RequestReset,
-// VerifyResetCode and ConfirmReset.
+// Service is authd's flows: Register, Login, SignInWithProvider, Refresh, Verify, Logout,
+// RequestReset, VerifyResetCode and ConfirmReset.
 type Service struct {
 	cfg     Config
 	store   Store
@@ -61,7 +60,7 @@ type Service struct {
 	tokens  *tokenMaker
 	now     func() time.Time
 	log     *slog.Logger
-	mailed  func() // tells the outbox sender there is mail; may be nil
+	mailed  func() // tells the outbox sender there is mail
 
 	providers map[string]SocialProvider // by backend name, e.g. "google-oauth2"
 
@@ -69,7 +68,9 @@ type Service struct {
 	sealer  cipher.AEAD // seals outbox mail
 }
 
-// Deps are the parts a Service is built from. Now, Log and Mailed may be nil.
+// Deps are the parts a Service is built from. Store and Hasher are required; a nil Limiter
+// turns the failed sign-in limit off; Now, Log and Mailed default to the clock, no log and
+// nothing.
 type Deps struct {
 	Store   Store
 	Limiter Limiter

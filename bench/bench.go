@@ -34,6 +34,15 @@ type Config struct {
 	Users       int       // prepared before timing starts
 	Floor       bool      // also measure the in-process net/http floor and crypto costs
 	Progress    io.Writer // a line a second; nil for none
+	Rate        int       // requests per second in all; 0 is as fast as answers come (closed loop)
+	Watch       string    // the server's AUTH_DEBUG_ADDR URL: sample its goroutines and heap
+}
+
+// Sample is the server's state at one moment of a watched run.
+type Sample struct {
+	Seconds    float64 `json:"seconds"`
+	Goroutines int     `json:"goroutines"`
+	HeapMB     float64 `json:"heap_mb"`
 }
 
 // Result is what a run measured.
@@ -48,6 +57,7 @@ type Result struct {
 	P99ms       float64        `json:"p99_ms"`
 	Statuses    map[string]int `json:"statuses"`
 	Unexpected  int            `json:"unexpected"`
+	Samples     []Sample       `json:"server_samples,omitempty"`
 }
 
 // Report is a run with, when asked for, the machine's ceilings.
@@ -79,7 +89,12 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
+	if cfg.Rate > 0 {
+		ops = paced(ctx, ops, cfg.Rate, cfg.Duration)
+	}
+	stopWatch := watch(cfg.Watch, cfg.Progress)
 	rep := Report{Result: drive(ctx, cfg.Workload, cfg.Concurrency, cfg.Duration, ops, cfg.Progress), Cores: runtimeCores()}
+	rep.Samples = stopWatch()
 	if cfg.Floor {
 		floor, err := measureFloor(ctx, cfg)
 		if err != nil {

@@ -2,7 +2,10 @@ package bench_test
 
 import (
 	"context"
+	"expvar"
+	"net/http"
 	"net/http/httptest"
+	"net/http/pprof"
 	"path/filepath"
 	"testing"
 	"time"
@@ -73,4 +76,29 @@ func TestUnreachableServerIsAnError(t *testing.T) {
 	if _, err := bench.Run(context.Background(), bench.Config{URL: "http://x", Workload: "nap"}); err == nil {
 		t.Fatal("no error for an unknown workload")
 	}
+}
+
+func TestRateAndWatch(t *testing.T) {
+	url := server(t)
+	debug := httptest.NewServer(debugMux())
+	defer debug.Close()
+	rep, err := bench.Run(context.Background(), bench.Config{URL: url, Workload: "verify", Concurrency: 4,
+		Duration: time.Second, Users: 1, Rate: 100, Watch: debug.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Requests < 50 || rep.Requests > 130 {
+		t.Fatalf("%d requests in a second at 100 a second", rep.Requests)
+	}
+	if len(rep.Samples) < 2 || rep.Samples[0].Goroutines == 0 || rep.Samples[0].HeapMB <= 0 {
+		t.Fatalf("samples %+v", rep.Samples)
+	}
+}
+
+// debugMux serves what AUTH_DEBUG_ADDR serves, for this process.
+func debugMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.Handle("/debug/vars", expvar.Handler())
+	return mux
 }

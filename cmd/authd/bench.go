@@ -30,6 +30,8 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	floor := fs.Bool("floor", true, "also measure this machine's ceilings: a minimal net/http handler, one password hash, one signature check")
 	jsonOut := fs.String("json", "", "write the result as JSON to this file")
 	quiet := fs.Bool("q", false, "no progress lines")
+	rate := fs.Int("rate", 0, "requests per second in all (0: as fast as the server answers)")
+	watchURL := fs.String("watch", "", "the server's debug address (AUTH_DEBUG_ADDR) as a URL: sample its goroutines and heap every 10 s")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: authd bench [flags]\n\nLoad a server that speaks authd's contract and report throughput and latency.\n\n")
 		fs.PrintDefaults()
@@ -37,7 +39,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg := bench.Config{URL: strings.TrimRight(*url, "/"), Workload: *workload, Concurrency: *conc, Duration: *dur, Users: *users, Floor: *floor}
+	cfg := bench.Config{URL: strings.TrimRight(*url, "/"), Workload: *workload, Concurrency: *conc, Duration: *dur, Users: *users, Floor: *floor, Rate: *rate, Watch: *watchURL}
 	if !*quiet {
 		cfg.Progress = stderr
 	}

@@ -46,6 +46,7 @@ type config struct {
 	ReadTimeout        time.Duration
 	WriteTimeout       time.Duration
 	IdleTimeout        time.Duration
+	DebugAddr          string
 	KeyReloadInterval  time.Duration
 }
 
@@ -153,6 +154,7 @@ func settings() []setting {
 		{"AUTH_READ_TIMEOUT", "15s", "a client must send its whole request within this", durationInto(func(c *config) *time.Duration { return &c.ReadTimeout }, false)},
 		{"AUTH_WRITE_TIMEOUT", "30s", "a response must be written within this", durationInto(func(c *config) *time.Duration { return &c.WriteTimeout }, false)},
 		{"AUTH_IDLE_TIMEOUT", "60s", "an idle keep-alive connection is closed after this", durationInto(func(c *config) *time.Duration { return &c.IdleTimeout }, false)},
+		{"AUTH_DEBUG_ADDR", "", "serve Go's profiler (/debug/pprof/) and runtime counters (/debug/vars) here, e.g. 127.0.0.1:6060; never a public address", func(v string, c *config) error { c.DebugAddr = v; return nil }},
 		{"AUTH_LOG_LEVEL", "info", "debug, info, warn or error", func(v string, c *config) error {
 			switch v {
 			case "debug", "info", "warn", "error":

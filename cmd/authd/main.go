@@ -4,12 +4,14 @@ package main
 import (
 	"context"
 	"errors"
+	"expvar"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -115,6 +117,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("AUTH_ADDR: %w", err)
 	}
 
+	if cfg.DebugAddr != "" {
+		dbg, err := net.Listen("tcp", cfg.DebugAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("AUTH_DEBUG_ADDR: %w", err)
+		}
+		debugSrv := &http.Server{Handler: debugHandler(), ReadHeaderTimeout: cfg.ReadHeaderTimeout}
+		go debugSrv.Serve(dbg)
+		defer debugSrv.Close()
+		log.Warn("debug endpoints (profiler, runtime counters) listening: keep this address private", "addr", dbg.Addr().String())
+	}
+
 	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { sender.Run(background) })
@@ -140,6 +154,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("authd stopped")
 	return nil
+}
+
+// debugHandler is Go's profiler and runtime counters, for AUTH_DEBUG_ADDR only.
+func debugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/debug/vars", expvar.Handler())
+	return mux
 }
 
 // openStore opens the database AUTH_DATABASE_URL names.

@@ -107,6 +107,17 @@ func TestRunServesAndShutsDownCleanly(t *testing.T) {
 	}
 }
 
+func TestDebugAddressServesOnlyWhereConfigured(t *testing.T) {
+	debug := freeAddr(t)
+	node := cluster(t, 1, map[string]string{"AUTH_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "a.db"), "AUTH_DEBUG_ADDR": debug})[0]
+	if body := getBody(t, "http://"+debug+"/debug/vars"); !strings.Contains(body, "memstats") {
+		t.Fatalf("/debug/vars on the debug address: %.80s", body)
+	}
+	if body := getBody(t, node.url+"/debug/vars"); strings.Contains(body, "memstats") {
+		t.Fatal("the public address serves runtime counters")
+	}
+}
+
 func TestBadConfigurationStopsStartup(t *testing.T) {
 	for env, value := range map[string]string{
 		"AUTH_ACCESS_TTL":           "five minutes",

@@ -262,10 +262,10 @@ func TestDrillLoginFlood(t *testing.T) {
 	if health.Load() == 0 || healthFailures.Load() > 0 {
 		t.Fatalf("/healthz: %d checks, %d failed during the flood", health.Load(), healthFailures.Load())
 	}
-	if rss := p.peakRSS(t); rss > 400 {
+	rss := p.peakRSS(t)
+	t.Logf("1,000 concurrent sign-ins: %v, peak memory %.0f MiB", statuses, rss)
+	if rss > 400 && !raceEnabled { // the bound is the real binary's; -race inflates memory
 		t.Fatalf("peak memory %.0f MiB, want under 400", rss)
-	} else {
-		t.Logf("1,000 concurrent sign-ins: %v, peak memory %.0f MiB", statuses, rss)
 	}
 }
 

@@ -103,6 +103,10 @@ func printReport(w io.Writer, r bench.Report) {
 		fmt.Fprintf(w, "%s: %.0f%% of the floor; one password hash %.1f ms (ceiling %.0f/s on %d cores: %.0f%%); one signature check %.1f µs\n",
 			r.Workload, 100*r.OfFloor, r.HashMs, r.HashesPerSec, r.Cores, 100*r.OfHashCeiling, r.SignatureUs)
 	}
+	if n := len(r.Samples); n > 0 {
+		fmt.Fprintf(w, "server: %d goroutines and %.1f MiB heap at the start, %d and %.1f MiB at the end\n",
+			r.Samples[0].Goroutines, r.Samples[0].HeapMB, r.Samples[n-1].Goroutines, r.Samples[n-1].HeapMB)
+	}
 	if r.Unexpected > 0 {
 		fmt.Fprintf(w, "FAIL: %d unexpected statuses\n", r.Unexpected)
 	}

@@ -94,3 +94,38 @@ func TestResetRacingRefreshesLeavesNoLiveToken(t *testing.T) {
 		}
 	}
 }
+
+// TestParallelRegistrationsOfOneEmail: twenty registrations of A@x.io and a@x.io at once make
+// exactly one account; the rest get the duplicate-email error, never a 500.
+func TestParallelRegistrationsOfOneEmail(t *testing.T) {
+	e := newEnv(t, func(e *env) {
+		e.hasher = auth.NewHasher(auth.HashParams{Memory: 1024, Time: 1, Threads: 1}, 4, time.Minute)
+	})
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			email := "A@x.io"
+			if i%2 == 1 {
+				email = "a@x.io"
+			}
+			r := e.post("/auth/register/", obj{"first_name": "P", "last_name": "Q", "email": email, "phone_no": newPhone(), "password": testPassword})
+			if r.status == 400 {
+				if err := match(r, 400, `{"email":["user with this email already exists."]}`); err != nil {
+					t.Error(err)
+				}
+			}
+			mu.Lock()
+			statuses[r.status]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if statuses[201] != 1 || statuses[400] != 19 {
+		t.Fatalf("statuses %v: want one 201 and 19 duplicates", statuses)
+	}
+	if e.userCount() != 1 {
+		t.Fatalf("%d accounts", e.userCount())
+	}
+}

@@ -205,16 +205,25 @@ type obj = map[string]any
 // want fails the test unless r has the status and exactly the JSON body wantJSON.
 func want(t testing.TB, r response, status int, wantJSON string) {
 	t.Helper()
+	if err := match(r, status, wantJSON); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// match says how r differs from the status and exact JSON body wanted, or nil; for goroutines,
+// which must report with t.Error rather than stop the test.
+func match(r response, status int, wantJSON string) error {
 	var got, exp any
 	json.Unmarshal([]byte(r.raw), &got)
 	if err := json.Unmarshal([]byte(wantJSON), &exp); err != nil {
-		t.Fatalf("bad expectation %q: %v", wantJSON, err)
+		return fmt.Errorf("bad expectation %q: %v", wantJSON, err)
 	}
 	gotJSON, _ := json.Marshal(got)
 	expJSON, _ := json.Marshal(exp)
 	if r.status != status || !bytes.Equal(gotJSON, expJSON) {
-		t.Fatalf("got %d %s\nwant %d %s", r.status, r.raw, status, expJSON)
+		return fmt.Errorf("got %d %s\nwant %d %s", r.status, r.raw, status, expJSON)
 	}
+	return nil
 }
 
 const (

@@ -115,3 +115,31 @@ func TestRegisterWithoutPasswordMailsACodeToSetOne(t *testing.T) {
 	want(t, e.post("/auth/password/reset/confirm/", obj{"email": "nopass@example.com", "otp": code, "password": "a brand new secret"}), 200, `{"detail":"Password has been reset"}`)
 	e.login("nopass@example.com", "a brand new secret")
 }
+
+func TestSignInWithPhoneNumber(t *testing.T) {
+	e := newEnv(t, withGoogle)
+	body := e.register("phone@example.com")
+	phone := body["phone_no"].(string) // +442071xxxxxx
+	spaced := phone[:3] + " " + phone[3:5] + " " + phone[5:9] + " " + phone[9:]
+	for _, given := range []string{phone, spaced} {
+		if r := e.post("/auth/token/", obj{"email": "phone@example.com", "password": testPassword, "phone_number": given}); r.status != 200 {
+			t.Fatalf("phone %q: %d %s", given, r.status, r.raw)
+		}
+	}
+	for _, wrong := range []string{"+14155550132", "not a number", newPhone()} {
+		want(t, e.post("/auth/token/", obj{"email": "phone@example.com", "password": testPassword, "phone_number": wrong}), 401, noAccount)
+	}
+	// An account made by Google has no phone: any phone given is a mismatch.
+	r := e.social(e.google.IDToken(marie, nil))
+	if r.status != 201 {
+		t.Fatal(r.raw)
+	}
+	code := e.resetCode(marie.Email)
+	want(t, e.post("/auth/password/reset/confirm/", obj{"email": marie.Email, "otp": code, "password": "marie's own password"}), 200, `{"detail":"Password has been reset"}`)
+	e.login(marie.Email, "marie's own password")
+	want(t, e.post("/auth/token/", obj{"email": marie.Email, "password": "marie's own password", "phone_number": phone}), 401, noAccount)
+	// Unknown fields are ignored.
+	if r := e.post("/auth/token/", obj{"email": "phone@example.com", "password": testPassword, "remember_me": true}); r.status != 200 {
+		t.Fatalf("an unknown field: %d %s", r.status, r.raw)
+	}
+}

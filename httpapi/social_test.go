@@ -189,9 +189,16 @@ func TestGoogleKeyRotation(t *testing.T) {
 func TestGoogleOutages(t *testing.T) {
 	e := newEnv(t, withGoogle, func(e *env) { e.gcfg.Timeout = 300 * time.Millisecond })
 	e.wantSignedIn(e.social(e.google.IDToken(marie, nil)), true) // warm key cache
+	cached := e.google.IDToken(marie, nil)
 	baseline := runtime.NumGoroutine()
 
 	e.google.SetHang(true)
+	// ID tokens under a key already fetched still work while Google does not answer.
+	start := time.Now()
+	e.wantSignedIn(e.social(cached), false)
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("a cached-key sign-in waited %v on a hanging Google", d)
+	}
 	for name, cred := range map[string]string{"code": "4/0Asome-code", "access token": "ya29.abc", "new kid": func() string {
 		e.google.RotateKey()
 		return e.google.IDToken(marie, nil)
@@ -205,7 +212,7 @@ func TestGoogleOutages(t *testing.T) {
 	}
 	e.google.SetHang(false)
 	e.google.Close() // a closed port
-	start := time.Now()
+	start = time.Now()
 	if r := e.social("4/0Aanother"); r.status != 502 || time.Since(start) > 2*time.Second {
 		t.Fatalf("Google closed: %d %s", r.status, r.raw)
 	}

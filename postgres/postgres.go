@@ -35,6 +35,7 @@ var constraintColumns = map[string]string{
 
 var dialect = sqlstore.Dialect{
 	Name:       "postgres",
+	Goose:      goose.DialectPostgres,
 	Numbered:   true,
 	SkipLocked: "FOR UPDATE SKIP LOCKED",
 	LockEmail:  "SELECT pg_advisory_xact_lock(hashtext(?))",
@@ -103,14 +104,5 @@ func Open(ctx context.Context, url string, o Options) (*sqlstore.Store, error) {
 		db.Close()
 		return nil, err
 	}
-	if err := sqlstore.Migrate(ctx, db, goose.DialectPostgres, sub, goose.WithSessionLocker(locker)); err != nil {
-		db.Close()
-		return nil, err
-	}
-	s, err := sqlstore.New(ctx, db, dialect)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return s, nil
+	return sqlstore.Open(ctx, db, dialect, sub, goose.WithSessionLocker(locker))
 }

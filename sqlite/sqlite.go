@@ -25,7 +25,8 @@ var migrations embed.FS
 
 // dialect is SQLite's: ? placeholders, writers serialised by BEGIN IMMEDIATE.
 var dialect = sqlstore.Dialect{
-	Name: "sqlite",
+	Name:  "sqlite",
+	Goose: goose.DialectSQLite3,
 	UniqueViolation: func(err error) string {
 		var e *sqlite.Error
 		if !errors.As(err, &e) || (e.Code() != sqlite3.SQLITE_CONSTRAINT_UNIQUE && e.Code() != sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
@@ -74,14 +75,5 @@ func Open(ctx context.Context, path string, opts ...Options) (*sqlstore.Store, e
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
 	sub, _ := fs.Sub(migrations, "migrations")
-	if err := sqlstore.Migrate(ctx, db, goose.DialectSQLite3, sub); err != nil {
-		db.Close()
-		return nil, err
-	}
-	s, err := sqlstore.New(ctx, db, dialect)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return s, nil
+	return sqlstore.Open(ctx, db, dialect, sub)
 }

@@ -21,6 +21,8 @@ import (
 // Dialect is what differs between the SQL databases authd runs on.
 type Dialect struct {
 	Name string
+	// Goose is the migration tool's name for the database.
+	Goose goose.Dialect
 	// Numbered placeholders ($1, $2) instead of ?.
 	Numbered bool
 	// SkipLocked is appended to the outbox claim's row selection (FOR UPDATE SKIP LOCKED) where
@@ -168,8 +170,22 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// Migrate applies the migrations in fsys (a folder of goose SQL files) to db.
-func Migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, fsys fs.FS, opts ...goose.ProviderOption) error {
+// Open applies the migrations in fsys (a folder of goose SQL files) to db and returns the store
+// over it. It takes db over: on failure, db is closed.
+func Open(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS, opts ...goose.ProviderOption) (*Store, error) {
+	if err := migrate(ctx, db, d.Goose, fsys, opts...); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s, err := New(ctx, db, d)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, fsys fs.FS, opts ...goose.ProviderOption) error {
 	p, err := goose.NewProvider(dialect, db, fsys, opts...)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)

@@ -25,8 +25,9 @@ var migrations embed.FS
 
 // dialect is SQLite's: ? placeholders, writers serialised by BEGIN IMMEDIATE.
 var dialect = sqlstore.Dialect{
-	Name:  "sqlite",
-	Goose: goose.DialectSQLite3,
+	Name:        "sqlite",
+	Goose:       goose.DialectSQLite3,
+	GroupCommit: true,
 	UniqueViolation: func(err error) string {
 		var e *sqlite.Error
 		if !errors.As(err, &e) || (e.Code() != sqlite3.SQLITE_CONSTRAINT_UNIQUE && e.Code() != sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {

@@ -50,21 +50,28 @@ func (s *Store) RefreshState(ctx context.Context, jti string) (auth.RefreshState
 }
 
 // RotateRefresh uses jti and stores next as its successor, or returns auth.ErrConflict when
-// jti was already used or its session revoked.
+// jti was already used or its session revoked. With group commit (SQLite), it shares a
+// transaction with the rotations queued at the same time.
 func (s *Store) RotateRefresh(ctx context.Context, jti string, next auth.RefreshToken, now time.Time) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		n, err := s.exec(ctx, tx, "useRefresh", micros(now), next.JTI, jti)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return auth.ErrConflict
-		}
-		if _, err := s.exec(ctx, tx, "extendSession", micros(next.ExpiresAt), next.SessionID); err != nil {
-			return err
-		}
-		return s.insertRefresh(ctx, tx, next)
-	})
+	if s.rotations != nil {
+		return s.queueRotation(ctx, jti, next, now)
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error { return s.rotate(ctx, tx, jti, next, now) })
+}
+
+// rotate is one rotation inside tx: a conditional write only one request can win.
+func (s *Store) rotate(ctx context.Context, tx *sql.Tx, jti string, next auth.RefreshToken, now time.Time) error {
+	n, err := s.exec(ctx, tx, "useRefresh", micros(now), next.JTI, jti)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return auth.ErrConflict
+	}
+	if _, err := s.exec(ctx, tx, "extendSession", micros(next.ExpiresAt), next.SessionID); err != nil {
+		return err
+	}
+	return s.insertRefresh(ctx, tx, next)
 }
 
 // RevokeSession revokes a sign-in.

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -28,6 +29,9 @@ type Dialect struct {
 	// SkipLocked is appended to the outbox claim's row selection (FOR UPDATE SKIP LOCKED) where
 	// the database has it; SQLite serialises writers instead.
 	SkipLocked string
+	// GroupCommit batches concurrent refresh rotations into one transaction (see rotations.go):
+	// for databases whose writers are serialised and commit one fsync at a time.
+	GroupCommit bool
 	// LockEmail, where set, serialises transactions about one email (the hourly code cap) across
 	// connections; SQLite's BEGIN IMMEDIATE already serialises every writer.
 	LockEmail string
@@ -44,6 +48,11 @@ type Store struct {
 	db   *sql.DB
 	d    Dialect
 	stmt map[string]*sql.Stmt // every query, prepared once (database/sql re-prepares per connection)
+
+	rotations     chan *rotation // group commit's queue, when the dialect asks for it
+	quit          chan struct{}
+	rotationsDone chan struct{}
+	closeOnce     sync.Once
 }
 
 var _ auth.Store = (*Store)(nil)
@@ -59,14 +68,26 @@ func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
 		}
 		s.stmt[name] = st
 	}
+	if d.GroupCommit {
+		s.startRotations()
+	}
 	return s, nil
 }
 
 // DB returns the underlying database, for tests and tools.
 func (s *Store) DB() *sql.DB { return s.db }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close stops the group-commit writer, after the rotations already queued, and closes the
+// database.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.rotations != nil {
+			close(s.quit)
+			<-s.rotationsDone
+		}
+	})
+	return s.db.Close()
+}
 
 func (s *Store) rebind(q string) string {
 	q = strings.ReplaceAll(q, "{skip_locked}", s.d.SkipLocked)

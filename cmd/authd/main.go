@@ -3,8 +3,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
-	"expvar"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +14,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -156,15 +157,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-// debugHandler is Go's profiler and runtime counters, for AUTH_DEBUG_ADDR only.
+// debugHandler is Go's profiler and runtime counters, for AUTH_DEBUG_ADDR only. Neither shows
+// the command line (pprof's cmdline, expvar's default "cmdline"): flags can carry secrets.
 func debugHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	mux.Handle("/debug/vars", expvar.Handler())
+	mux.HandleFunc("/debug/pprof/cmdline", http.NotFound)
+	mux.HandleFunc("GET /debug/vars", func(w http.ResponseWriter, _ *http.Request) {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{
+			"goroutines": runtime.NumGoroutine(),
+			"memstats":   map[string]uint64{"HeapAlloc": m.HeapAlloc, "HeapSys": m.HeapSys, "Sys": m.Sys, "NumGC": uint64(m.NumGC)},
+		})
+	})
 	return mux
 }
 

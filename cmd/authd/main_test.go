@@ -8,6 +8,7 @@ import (
 	"flag"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -115,6 +116,12 @@ func TestDebugAddressServesOnlyWhereConfigured(t *testing.T) {
 	}
 	if body := getBody(t, node.url+"/debug/vars"); strings.Contains(body, "memstats") {
 		t.Fatal("the public address serves runtime counters")
+	}
+	// Flags can carry secrets: the command line is shown nowhere.
+	for _, path := range []string{"/debug/vars", "/debug/pprof/cmdline"} {
+		if body := getBody(t, "http://"+debug+path); strings.Contains(body, os.Args[0]) || strings.Contains(body, "cmdline") {
+			t.Fatalf("%s shows the command line: %.120s", path, body)
+		}
 	}
 }
 

@@ -53,7 +53,6 @@ func (s *Service) SignInWithProvider(ctx context.Context, provider, credential s
 	if !ok {
 		return TokenPair{}, false, ErrNotFound
 	}
-	start := s.now()
 	id, err := p.Identify(ctx, credential)
 	if err != nil {
 		s.log.Info("social sign-in refused", "event", "social_failed", "provider", provider, "err", err)
@@ -66,7 +65,7 @@ func (s *Service) SignInWithProvider(ctx context.Context, provider, credential s
 			if !u.Active {
 				return TokenPair{}, false, ErrInvalidCredentials
 			}
-			pair, err := s.startSession(ctx, u.ID, start)
+			pair, err := s.startSession(ctx, u.ID, s.now())
 			if err == nil {
 				s.log.Info("signed in", "event", "login", "method", provider, "user_id", u.ID)
 			}
@@ -81,7 +80,9 @@ func (s *Service) SignInWithProvider(ctx context.Context, provider, credential s
 		if err != nil {
 			return TokenPair{}, false, err
 		}
-		pair, err := s.startSession(ctx, u.ID, start)
+		// The sign-in starts now, after the link: a link that removed a password moved the
+		// account's password change to a moment a session from before it would not survive.
+		pair, err := s.startSession(ctx, u.ID, s.now())
 		return pair, created, err
 	}
 	return TokenPair{}, false, ErrConflict

@@ -18,20 +18,26 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// Clock is a time source that moves only when told to.
+// Clock is a time source that moves when told to, and by Tick at every reading, so that, as with
+// real time, two readings are never equal and a later one is always later.
 type Clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu   sync.Mutex
+	now  time.Time
+	Tick time.Duration
 }
 
-// NewClock returns a clock set to a fixed instant.
-func NewClock() *Clock { return &Clock{now: time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)} }
+// NewClock returns a clock set to a fixed instant, ticking a microsecond per reading.
+func NewClock() *Clock {
+	return &Clock{now: time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC), Tick: time.Microsecond}
+}
 
-// Now returns the clock's time.
+// Now returns the clock's time, then moves it by Tick.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.now
+	now := c.now
+	c.now = c.now.Add(c.Tick)
+	return now
 }
 
 // Advance moves the clock forward by d.

@@ -42,6 +42,8 @@ type claims struct {
 	UserID    string           `json:"user_id"`
 	Subject   string           `json:"sub"`
 	Issuer    string           `json:"iss"`
+
+	keyID string // the kid that signed it, for tokens remembered in the verified cache
 }
 
 func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt, nil }
@@ -100,12 +102,15 @@ type tokenMaker struct {
 	verified verifiedCache
 }
 
-// verifiedCache remembers access tokens whose signature and claims have been checked, by their
-// exact bytes: services verify one access token many times in its few minutes of life, and the
-// signature check is most of a verify's cost. Bounded: when full it starts over.
+// verifiedCache remembers tokens known to be genuine, by their exact bytes: the tokens this
+// process signed, and access tokens whose signature it has checked. A signature check is most of
+// a verify's cost, and back ends verify one access token many times in its few minutes of life;
+// a refresh token is usually presented to the instance that issued it. Expiry, type and the key
+// are re-checked on every use, and the store is read as for any token, so remembering changes
+// nothing but the cost. Bounded: two generations of verifiedCacheSize entries.
 type verifiedCache struct {
-	mu sync.RWMutex
-	m  map[string]*claims
+	mu       sync.RWMutex
+	cur, old map[string]*claims
 }
 
 const verifiedCacheSize = 10000
@@ -113,16 +118,19 @@ const verifiedCacheSize = 10000
 func (v *verifiedCache) get(raw string) *claims {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	return v.m[raw]
+	if c, ok := v.cur[raw]; ok {
+		return c
+	}
+	return v.old[raw]
 }
 
 func (v *verifiedCache) put(raw string, c *claims) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.m == nil || len(v.m) >= verifiedCacheSize {
-		v.m = make(map[string]*claims, verifiedCacheSize)
+	if v.cur == nil || len(v.cur) >= verifiedCacheSize {
+		v.old, v.cur = v.cur, make(map[string]*claims, verifiedCacheSize)
 	}
-	v.m[raw] = c
+	v.cur[raw] = c
 }
 
 func newTokenMaker(issuer string, now func() time.Time) *tokenMaker {
@@ -162,7 +170,7 @@ func (m *tokenMaker) mint(typ, jti, userID, kid string, issued, expires time.Tim
 	if !ok {
 		return "", fmt.Errorf("signing key %q is gone", kid)
 	}
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, &claims{
+	c := &claims{
 		TokenType: typ,
 		ExpiresAt: jwt.NewNumericDate(expires),
 		IssuedAt:  preciseTime{issued},
@@ -170,9 +178,15 @@ func (m *tokenMaker) mint(typ, jti, userID, kid string, issued, expires time.Tim
 		UserID:    userID,
 		Subject:   userID,
 		Issuer:    m.issuer,
-	})
+		keyID:     kid,
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
 	tok.Header["kid"] = kid
-	return tok.SignedString(key)
+	raw, err := tok.SignedString(key)
+	if err == nil {
+		m.verified.put(raw, c)
+	}
+	return raw, err
 }
 
 func (m *tokenMaker) keyFor(t *jwt.Token) (any, error) {
@@ -190,18 +204,20 @@ func (m *tokenMaker) parse(raw, wantType string) (*claims, error) {
 		return nil, ErrTokenInvalid
 	}
 	if c := m.verified.get(raw); c != nil {
-		if c.TokenType != wantType || !m.now().Before(c.ExpiresAt.Time) {
+		if _, known := m.keys.Load().public[c.keyID]; !known || c.TokenType != wantType || !m.now().Before(c.ExpiresAt.Time) {
 			return nil, ErrTokenInvalid
 		}
 		return c, nil
 	}
 	var c claims
-	if _, err := m.parser.ParseWithClaims(raw, &c, m.keyFor); err != nil {
+	tok, err := m.parser.ParseWithClaims(raw, &c, m.keyFor)
+	if err != nil {
 		return nil, ErrTokenInvalid
 	}
 	if c.TokenType != wantType || c.ID == "" || c.UserID == "" || c.Subject != c.UserID || c.IssuedAt.IsZero() {
 		return nil, ErrTokenInvalid
 	}
+	c.keyID, _ = tok.Header["kid"].(string)
 	if c.TokenType == TypeAccess {
 		m.verified.put(raw, &c)
 	}

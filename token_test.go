@@ -2,6 +2,7 @@ package auth
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,7 +125,12 @@ func TestVerifiedCacheKeepsEveryCheck(t *testing.T) {
 	k := NewSigningKey(1, now)
 	m.setKeys([]SigningKey{k}, now)
 	tok, _ := m.mint(TypeAccess, "jti", "user", k.ID, now, now.Add(time.Minute))
-	for range 2 { // the second parse is answered from the cache
+	refresh, _ := m.mint(TypeRefresh, "jti2", "user", k.ID, now, now.Add(time.Hour))
+	if m.verified.get(tok) == nil || m.verified.get(refresh) == nil {
+		t.Fatal("tokens this process signed were not remembered")
+	}
+	m.verified = verifiedCache{} // a token signed elsewhere is remembered once checked
+	for range 2 {
 		if _, err := m.parse(tok, TypeAccess); err != nil {
 			t.Fatal(err)
 		}
@@ -139,10 +145,23 @@ func TestVerifiedCacheKeepsEveryCheck(t *testing.T) {
 	if _, err := m.parse(tok, TypeAccess); err != ErrTokenInvalid {
 		t.Fatal("a remembered token passed after its expiry")
 	}
-	for i := range verifiedCacheSize + 1 {
-		m.verified.put(string(rune(i)), &claims{})
+
+	refresh, _ = m.mint(TypeRefresh, "jti3", "user", k.ID, clock, clock.Add(time.Hour))
+	if _, err := m.parse(refresh, TypeRefresh); err != nil {
+		t.Fatal(err)
 	}
-	if n := len(m.verified.m); n > verifiedCacheSize {
+	m.setKeys([]SigningKey{NewSigningKey(2, clock)}, clock) // k withdrawn from the store
+	if _, err := m.parse(refresh, TypeRefresh); err != ErrTokenInvalid {
+		t.Fatal("a remembered token passed after its key was withdrawn")
+	}
+
+	for i := range 3 * verifiedCacheSize {
+		m.verified.put(strconv.Itoa(i), &claims{})
+	}
+	if n := len(m.verified.cur) + len(m.verified.old); n > 2*verifiedCacheSize {
 		t.Fatalf("cache holds %d entries", n)
+	}
+	if m.verified.get(strconv.Itoa(3*verifiedCacheSize-verifiedCacheSize-1)) == nil {
+		t.Fatal("the previous generation was dropped too soon")
 	}
 }

@@ -67,6 +67,9 @@ func TestFloorAndCeilings(t *testing.T) {
 	if rep.HashMs <= 0 || rep.SignatureUs <= 0 || rep.HashesPerSec <= 0 {
 		t.Fatalf("ceilings: hash %v ms, signature %v µs", rep.HashMs, rep.SignatureUs)
 	}
+	if rep.OfHashCeiling != 0 {
+		t.Fatalf("verify hashes no password, yet is given as %.0f%% of the hash ceiling", 100*rep.OfHashCeiling)
+	}
 }
 
 func TestUnreachableServerIsAnError(t *testing.T) {

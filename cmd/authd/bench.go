@@ -100,8 +100,12 @@ func printReport(w io.Writer, r bench.Report) {
 	line(r.Result)
 	if r.Floor != nil {
 		line(*r.Floor)
-		fmt.Fprintf(w, "%s: %.0f%% of the floor; one password hash %.1f ms (ceiling %.0f/s on %d cores: %.0f%%); one signature check %.1f µs\n",
-			r.Workload, 100*r.OfFloor, r.HashMs, r.HashesPerSec, r.Cores, 100*r.OfHashCeiling, r.SignatureUs)
+		fmt.Fprintf(w, "%s: %.0f%% of the floor", r.Workload, 100*r.OfFloor)
+		if r.OfHashCeiling > 0 {
+			fmt.Fprintf(w, ", %.0f%% of the hash ceiling", 100*r.OfHashCeiling)
+		}
+		fmt.Fprintf(w, "; one password hash %.1f ms (ceiling %.0f/s on %d cores); one signature check %.1f µs\n",
+			r.HashMs, r.HashesPerSec, r.Cores, r.SignatureUs)
 	}
 	if n := len(r.Samples); n > 0 {
 		fmt.Fprintf(w, "server: %d goroutines and %.1f MiB heap at the start, %d and %.1f MiB at the end\n",

@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,11 +30,12 @@ type Config struct {
 	Workload    string
 	Concurrency int
 	Duration    time.Duration
-	Users       int       // prepared before timing starts
-	Floor       bool      // also measure the in-process net/http floor and crypto costs
-	Progress    io.Writer // a line a second; nil for none
-	Rate        int       // requests per second in all; 0 is as fast as answers come (closed loop)
-	Watch       string    // the server's AUTH_DEBUG_ADDR URL: sample its goroutines and heap
+	Users       int           // prepared before timing starts
+	Floor       bool          // also measure the in-process net/http floor and crypto costs
+	Progress    io.Writer     // a line a second; nil for none
+	Rate        int           // requests per second in all; 0 is as fast as answers come (closed loop)
+	Watch       string        // the server's AUTH_DEBUG_ADDR URL: sample its goroutines and heap
+	Turn        time.Duration // with Floor, unpaced: how long each runs before the other's turn (default 2 s)
 }
 
 // Sample is the server's state at one moment of a watched run.
@@ -92,15 +92,46 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cfg.Rate > 0 {
 		ops = paced(ctx, ops, cfg.Rate, cfg.Duration)
 	}
+	var floorOps []op
+	if cfg.Floor {
+		var stop func()
+		if floorOps, stop, err = startFloor(cfg.Concurrency); err != nil {
+			return Report{}, err
+		}
+		defer stop()
+	}
 	stopWatch := watch(cfg.Watch, cfg.Progress)
-	rep := Report{Result: drive(ctx, cfg.Workload, cfg.Concurrency, cfg.Duration, ops, cfg.Progress), Cores: runtimeCores()}
+	work, floor := &tally{}, &tally{}
+	if cfg.Turn <= 0 {
+		cfg.Turn = 2 * time.Second
+	}
+	if cfg.Floor && cfg.Rate == 0 {
+		// Closed loop: the workload and the floor take turns, a stretch each, so that whatever
+		// else the machine is doing weighs on both alike and their ratio holds.
+		for work.elapsed < cfg.Duration && ctx.Err() == nil {
+			d := min(cfg.Turn, cfg.Duration-work.elapsed)
+			w, f := work.requests(), floor.requests()
+			drive(ctx, cfg.Concurrency, d, ops, nil, work)
+			drive(ctx, cfg.Concurrency, d, floorOps, nil, floor)
+			if cfg.Progress != nil {
+				fmt.Fprintf(cfg.Progress, "%6.0fs %10d requests   %s %8.0f/s   floor %8.0f/s\n", work.elapsed.Seconds(),
+					work.requests(), cfg.Workload, float64(work.requests()-w)/d.Seconds(), float64(floor.requests()-f)/d.Seconds())
+			}
+		}
+	} else {
+		drive(ctx, cfg.Concurrency, cfg.Duration, ops, cfg.Progress, work)
+	}
+	rep := Report{Result: work.result(cfg.Workload, cfg.Concurrency), Cores: runtimeCores()}
 	rep.Samples = stopWatch()
 	if cfg.Floor {
-		floor, err := measureFloor(ctx, cfg)
-		if err != nil {
-			return rep, err
+		if cfg.Rate > 0 { // paced: the floor is the most the machine can do, so it runs unpaced after
+			if cfg.Progress != nil {
+				fmt.Fprintln(cfg.Progress, "measuring the floor (a minimal net/http JSON handler in this process)...")
+			}
+			drive(ctx, cfg.Concurrency, cfg.Duration, floorOps, cfg.Progress, floor)
 		}
-		rep.Floor, rep.OfFloor = &floor, rep.PerSecond/floor.PerSecond
+		f := floor.result("floor", cfg.Concurrency)
+		rep.Floor, rep.OfFloor = &f, rep.PerSecond/f.PerSecond
 		rep.HashMs, rep.SignatureUs = hashCost(), signatureCost()
 		rep.HashesPerSec = float64(rep.Cores) / (rep.HashMs / 1000)
 		if cfg.Workload == "login" || cfg.Workload == "register" { // each request is one hash
@@ -110,8 +141,33 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	return rep, nil
 }
 
-// drive runs one op per worker in a closed loop for d and gathers what it measured.
-func drive(ctx context.Context, name string, workers int, d time.Duration, ops []op, progress io.Writer) Result {
+// tally is what drive measured, over one or more stretches of a run.
+type tally struct {
+	latencies  []time.Duration
+	statuses   map[int]int
+	unexpected int
+	elapsed    time.Duration
+}
+
+func (t *tally) requests() int { return len(t.latencies) }
+
+func (t *tally) result(name string, workers int) Result {
+	r := Result{Workload: name, Concurrency: workers, Seconds: t.elapsed.Seconds(), Statuses: map[string]int{},
+		Requests: len(t.latencies), Unexpected: t.unexpected}
+	for s, n := range t.statuses {
+		r.Statuses[fmt.Sprint(s)] += n
+	}
+	sorted := slices.Clone(t.latencies)
+	slices.Sort(sorted)
+	if t.elapsed > 0 {
+		r.PerSecond = float64(len(sorted)) / t.elapsed.Seconds()
+	}
+	r.P50ms, r.P95ms, r.P99ms = quantile(sorted, 0.50), quantile(sorted, 0.95), quantile(sorted, 0.99)
+	return r
+}
+
+// drive runs one op per worker in a closed loop for d and adds what it measured to t.
+func drive(ctx context.Context, workers int, d time.Duration, ops []op, progress io.Writer, t *tally) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var done atomic.Int64
@@ -141,21 +197,17 @@ func drive(ctx context.Context, name string, workers int, d time.Duration, ops [
 	}
 	wg.Wait()
 	stopProgress()
-	elapsed := time.Since(start)
-	r := Result{Workload: name, Concurrency: workers, Seconds: elapsed.Seconds(), Statuses: map[string]int{}}
-	var all []time.Duration
-	for w := range workers {
-		all = append(all, lat[w]...)
-		for s, n := range statuses[w] {
-			r.Statuses[fmt.Sprint(s)] += n
-		}
-		r.Unexpected += unexpected[w]
+	t.elapsed += time.Since(start)
+	if t.statuses == nil {
+		t.statuses = map[int]int{}
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	r.Requests = len(all)
-	r.PerSecond = float64(len(all)) / elapsed.Seconds()
-	r.P50ms, r.P95ms, r.P99ms = quantile(all, 0.50), quantile(all, 0.95), quantile(all, 0.99)
-	return r
+	for w := range workers {
+		t.latencies = append(t.latencies, lat[w]...)
+		for s, n := range statuses[w] {
+			t.statuses[s] += n
+		}
+		t.unexpected += unexpected[w]
+	}
 }
 
 func reportProgress(w io.Writer, done *atomic.Int64, start time.Time) func() {
@@ -190,12 +242,13 @@ func quantile(sorted []time.Duration, q float64) float64 {
 	return float64(sorted[min(len(sorted)-1, int(q*float64(len(sorted))))].Microseconds()) / 1000
 }
 
-// measureFloor drives a minimal net/http JSON handler, served in this process on loopback,
-// exactly as the workload drove authd: the most any HTTP service can do on this machine.
-func measureFloor(ctx context.Context, cfg Config) (Result, error) {
+// startFloor serves a minimal net/http JSON handler in this process on loopback, and returns
+// one op per worker that calls it as the workload calls authd: the most any HTTP service can do
+// on this machine.
+func startFloor(workers int) ([]op, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return Result{}, err
+		return nil, nil, err
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body map[string]any
@@ -207,20 +260,16 @@ func measureFloor(ctx context.Context, cfg Config) (Result, error) {
 		w.Write([]byte("{}"))
 	})}
 	go srv.Serve(ln)
-	defer srv.Close()
-	c := newClient("http://"+ln.Addr().String(), cfg.Concurrency)
+	c := newClient("http://"+ln.Addr().String(), workers)
 	body := []byte(`{"access_token":"` + string(bytes.Repeat([]byte("x"), 300)) + `"}`)
-	ops := make([]op, cfg.Concurrency)
+	ops := make([]op, workers)
 	for i := range ops {
 		ops[i] = func(ctx context.Context) (int, bool) {
 			s, _ := c.post(ctx, "/floor", body)
 			return s, s == 200
 		}
 	}
-	if cfg.Progress != nil {
-		fmt.Fprintln(cfg.Progress, "measuring the floor (a minimal net/http JSON handler in this process)...")
-	}
-	return drive(ctx, "floor", cfg.Concurrency, cfg.Duration, ops, cfg.Progress), nil
+	return ops, func() { srv.Close() }, nil
 }
 
 // hashCost is one password hash with authd's parameters, in milliseconds (the median of 5).

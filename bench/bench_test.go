@@ -1,12 +1,14 @@
 package bench_test
 
 import (
+	"bytes"
 	"context"
 	"expvar"
 	"net/http"
 	"net/http/httptest"
 	"net/http/pprof"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,9 +59,18 @@ func TestEveryWorkloadRuns(t *testing.T) {
 }
 
 func TestFloorAndCeilings(t *testing.T) {
-	rep, err := bench.Run(context.Background(), bench.Config{URL: server(t), Workload: "verify", Concurrency: 2, Duration: 300 * time.Millisecond, Users: 1, Floor: true})
+	var progress bytes.Buffer
+	rep, err := bench.Run(context.Background(), bench.Config{URL: server(t), Workload: "verify", Concurrency: 2,
+		Duration: 600 * time.Millisecond, Turn: 200 * time.Millisecond, Users: 1, Floor: true, Progress: &progress})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The workload and the floor took turns: three of 200 ms each, a progress line for each.
+	if turns := strings.Count(progress.String(), "floor "); turns != 3 {
+		t.Fatalf("%d turns, want 3:\n%s", turns, progress.String())
+	}
+	if rep.Floor == nil || rep.Floor.Seconds < 0.55 || rep.Floor.Seconds > 1.5 || rep.Seconds < 0.55 {
+		t.Fatalf("workload ran %.2f s and floor %v, want about 0.6 s each", rep.Seconds, rep.Floor)
 	}
 	if rep.Floor == nil || rep.Floor.Requests == 0 || rep.Floor.Unexpected != 0 || rep.OfFloor <= 0 {
 		t.Fatalf("floor %+v", rep.Floor)

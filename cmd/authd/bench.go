@@ -27,7 +27,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	conc := fs.Int("c", 32, "concurrent connections (closed loop: each sends its next request when the last is answered)")
 	dur := fs.Duration("d", 10*time.Second, "how long to load")
 	users := fs.Int("users", 50, "users prepared before timing starts")
-	floor := fs.Bool("floor", true, "also measure this machine's ceilings: a minimal net/http handler, one password hash, one signature check")
+	floor := fs.Bool("floor", true, "also measure this machine's ceilings: a minimal net/http handler (taking 2 s turns with the workload, for as long again), one password hash, one signature check")
 	jsonOut := fs.String("json", "", "write the result as JSON to this file")
 	quiet := fs.Bool("q", false, "no progress lines")
 	rate := fs.Int("rate", 0, "requests per second in all (0: as fast as the server answers)")

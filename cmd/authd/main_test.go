@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -174,5 +176,19 @@ func TestFlagsOverrideEnvironment(t *testing.T) {
 	}, &bytes.Buffer{})
 	if err != nil || c.AccessTTL != 2*time.Minute || c.RefreshTTL != time.Hour || c.Addr != "127.0.0.1:8000" {
 		t.Fatalf("config %+v, %v", c, err)
+	}
+}
+
+func TestGCSettingsYieldToTheOperators(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
+
+	tuneGC(func(string) string { return "" })
+	if pct, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64); pct != 400 || limit != 192<<20 {
+		t.Fatalf("unset: GOGC %d and limit %d, want 400 and 192 MiB", pct, limit)
+	}
+	tuneGC(func(k string) string { return map[string]string{"GOGC": "100", "GOMEMLIMIT": "1GiB"}[k] })
+	if pct, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1); pct != 100 || limit != math.MaxInt64 {
+		t.Fatalf("set by the operator: GOGC %d and limit %d were changed", pct, limit)
 	}
 }

@@ -101,7 +101,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		defer stop()
 	}
 	stopWatch := watch(cfg.Watch, cfg.Progress)
-	work, floor := &tally{}, &tally{}
+	work, floor, hashes := &tally{}, &tally{}, newHashTimer()
 	if cfg.Turn <= 0 {
 		cfg.Turn = 2 * time.Second
 	}
@@ -113,6 +113,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			w, f := work.requests(), floor.requests()
 			drive(ctx, cfg.Concurrency, d, ops, nil, work)
 			drive(ctx, cfg.Concurrency, d, floorOps, nil, floor)
+			hashes.time() // the hash's cost too is sampled across the run, not only at its end
 			if cfg.Progress != nil {
 				fmt.Fprintf(cfg.Progress, "%6.0fs %10d requests   %s %8.0f/s   floor %8.0f/s\n", work.elapsed.Seconds(),
 					work.requests(), cfg.Workload, float64(work.requests()-w)/d.Seconds(), float64(floor.requests()-f)/d.Seconds())
@@ -132,7 +133,10 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		}
 		f := floor.result("floor", cfg.Concurrency)
 		rep.Floor, rep.OfFloor = &f, rep.PerSecond/f.PerSecond
-		rep.HashMs, rep.SignatureUs = hashCost(), signatureCost()
+		for range 5 {
+			hashes.time()
+		}
+		rep.HashMs, rep.SignatureUs = hashes.median(), signatureCost()
 		rep.HashesPerSec = float64(rep.Cores) / (rep.HashMs / 1000)
 		if cfg.Workload == "login" || cfg.Workload == "register" { // each request is one hash
 			rep.OfHashCeiling = rep.PerSecond / rep.HashesPerSec
@@ -272,17 +276,28 @@ func startFloor(workers int) ([]op, func(), error) {
 	return ops, func() { srv.Close() }, nil
 }
 
-// hashCost is one password hash with authd's parameters, in milliseconds (the median of 5).
-func hashCost() float64 {
-	h := auth.NewHasher(auth.DefaultHashParams, 1, time.Minute)
-	var runs []float64
-	for range 5 {
-		t := time.Now()
-		h.Hash(context.Background(), "benchmark password")
-		runs = append(runs, float64(time.Since(t).Microseconds())/1000)
-	}
-	slices.Sort(runs)
-	return runs[2]
+// hashTimer times password hashes with authd's parameters.
+type hashTimer struct {
+	hasher *auth.Hasher
+	ms     []float64
+}
+
+func newHashTimer() *hashTimer {
+	return &hashTimer{hasher: auth.NewHasher(auth.DefaultHashParams, 1, time.Minute)}
+}
+
+// time hashes once and keeps how long it took.
+func (h *hashTimer) time() {
+	t := time.Now()
+	h.hasher.Hash(context.Background(), "benchmark password")
+	h.ms = append(h.ms, float64(time.Since(t).Microseconds())/1000)
+}
+
+// median is one hash's cost in milliseconds.
+func (h *hashTimer) median() float64 {
+	sorted := slices.Clone(h.ms)
+	slices.Sort(sorted)
+	return sorted[len(sorted)/2]
 }
 
 // signatureCost is one Ed25519 signature check, in microseconds.

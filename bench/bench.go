@@ -89,9 +89,6 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	if cfg.Rate > 0 {
-		ops = paced(ctx, ops, cfg.Rate, cfg.Duration)
-	}
 	var floorOps []op
 	if cfg.Floor {
 		var stop func()
@@ -111,8 +108,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		for work.elapsed < cfg.Duration && ctx.Err() == nil {
 			d := min(cfg.Turn, cfg.Duration-work.elapsed)
 			w, f := work.requests(), floor.requests()
-			drive(ctx, cfg.Concurrency, d, ops, nil, work)
-			drive(ctx, cfg.Concurrency, d, floorOps, nil, floor)
+			drive(ctx, cfg.Concurrency, d, ops, nil, nil, work)
+			drive(ctx, cfg.Concurrency, d, floorOps, nil, nil, floor)
 			hashes.time() // the hash's cost too is sampled across the run, not only at its end
 			if cfg.Progress != nil {
 				fmt.Fprintf(cfg.Progress, "%6.0fs %10d requests   %s %8.0f/s   floor %8.0f/s\n", work.elapsed.Seconds(),
@@ -120,7 +117,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			}
 		}
 	} else {
-		drive(ctx, cfg.Concurrency, cfg.Duration, ops, cfg.Progress, work)
+		var pace *pacer
+		if cfg.Rate > 0 {
+			pace = startPacer(ctx, cfg.Rate, cfg.Duration)
+		}
+		drive(ctx, cfg.Concurrency, cfg.Duration, ops, pace, cfg.Progress, work)
 	}
 	rep := Report{Result: work.result(cfg.Workload, cfg.Concurrency), Cores: runtimeCores()}
 	rep.Samples = stopWatch()
@@ -129,7 +130,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			if cfg.Progress != nil {
 				fmt.Fprintln(cfg.Progress, "measuring the floor (a minimal net/http JSON handler in this process)...")
 			}
-			drive(ctx, cfg.Concurrency, cfg.Duration, floorOps, cfg.Progress, floor)
+			drive(ctx, cfg.Concurrency, cfg.Duration, floorOps, nil, cfg.Progress, floor)
 		}
 		f := floor.result("floor", cfg.Concurrency)
 		rep.Floor, rep.OfFloor = &f, rep.PerSecond/f.PerSecond
@@ -170,8 +171,9 @@ func (t *tally) result(name string, workers int) Result {
 	return r
 }
 
-// drive runs one op per worker in a closed loop for d and adds what it measured to t.
-func drive(ctx context.Context, workers int, d time.Duration, ops []op, progress io.Writer, t *tally) {
+// drive runs one op per worker in a closed loop for d and adds what it measured to t. With a
+// pacer, each worker waits for its turn to send; latency runs from the send.
+func drive(ctx context.Context, workers int, d time.Duration, ops []op, pace *pacer, progress io.Writer, t *tally) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var done atomic.Int64
@@ -185,6 +187,9 @@ func drive(ctx context.Context, workers int, d time.Duration, ops []op, progress
 		statuses[w] = map[int]int{}
 		wg.Go(func() {
 			for ctx.Err() == nil {
+				if pace != nil && !pace.wait(ctx) {
+					break
+				}
 				t := time.Now()
 				status, ok := ops[w](ctx)
 				if ctx.Err() != nil && status == 0 {

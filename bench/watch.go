@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,40 +9,6 @@ import (
 	"strings"
 	"time"
 )
-
-// paced makes the workers together send at most rate requests a second.
-func paced(ctx context.Context, ops []op, rate int, d time.Duration) []op {
-	tokens := make(chan struct{}, rate)
-	go func() {
-		ctx, cancel := context.WithTimeout(ctx, d+time.Second)
-		defer cancel()
-		tick := time.NewTicker(time.Second / time.Duration(rate))
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				select {
-				case tokens <- struct{}{}:
-				default:
-				}
-			}
-		}
-	}()
-	out := make([]op, len(ops))
-	for i, o := range ops {
-		out[i] = func(ctx context.Context) (int, bool) {
-			select {
-			case <-tokens:
-				return o(ctx)
-			case <-ctx.Done():
-				return 0, false
-			}
-		}
-	}
-	return out
-}
 
 // watch samples the server's goroutines and heap every 10 s (and at the start and end) from
 // its debug address, until the returned function is called.

@@ -137,7 +137,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		for range 5 {
 			hashes.time()
 		}
-		rep.HashMs, rep.SignatureUs = hashes.median(), signatureCost()
+		rep.HashMs, rep.SignatureUs = hashes.cost(), signatureCost()
 		rep.HashesPerSec = float64(rep.Cores) / (rep.HashMs / 1000)
 		if cfg.Workload == "login" || cfg.Workload == "register" { // each request is one hash
 			rep.OfHashCeiling = rep.PerSecond / rep.HashesPerSec
@@ -298,12 +298,10 @@ func (h *hashTimer) time() {
 	h.ms = append(h.ms, float64(time.Since(t).Microseconds())/1000)
 }
 
-// median is one hash's cost in milliseconds.
-func (h *hashTimer) median() float64 {
-	sorted := slices.Clone(h.ms)
-	slices.Sort(sorted)
-	return sorted[len(sorted)/2]
-}
+// cost is one hash's cost in milliseconds: the least taken, since what else the machine does
+// only ever adds to it (a hash right after a turn ran at 40 ms, back to back at 22 ms, as the
+// server hashes under load). The least cost gives the highest ceiling, the strictest target.
+func (h *hashTimer) cost() float64 { return slices.Min(h.ms) }
 
 // signatureCost is one Ed25519 signature check, in microseconds.
 func signatureCost() float64 {

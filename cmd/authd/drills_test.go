@@ -142,7 +142,16 @@ func TestDrillKillDuringWrites(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(1500 * time.Millisecond) // let the load build up; the kill lands mid-flight
+	// Let the load build up, so that the kill lands mid-flight: under the race detector, on a
+	// busy machine, the first registrations take seconds.
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 12 {
+			break
+		}
+	}
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	p.cmd.Wait()
 	stop.Store(true)

@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	tuneGC(getenv)
+	tuneGC(getenv, cfg.HashConcurrency)
 	var level slog.Level
 	level.UnmarshalText([]byte(cfg.LogLevel))
 	logOut := newLogWriter(stdout)
@@ -164,15 +164,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // tuneGC sets how often Go collects garbage, unless the operator chose with GOGC or GOMEMLIMIT.
 // authd's live heap is a few MiB while requests allocate quickly, so Go's default (collect each
 // time the heap doubles) ran dozens of collections a second under load. Collecting at five times
-// the live heap frees that CPU for requests; the soft limit keeps a sign-in flood, whose password
-// hashes hold 19 MiB each, from taking more memory for it.
-func tuneGC(getenv func(string) string) {
+// the live heap frees that CPU for requests. The soft limit keeps a sign-in flood from taking more
+// memory for it; it leaves room for every hash running at once (19 MiB each), since a limit below
+// the live heap would have the collector run without pause.
+func tuneGC(getenv func(string) string, hashes int) {
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
 	if getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(192 << 20)
+		debug.SetMemoryLimit(gcMemoryLimit(hashes))
 	}
+}
+
+// gcMemoryLimit is 128 MiB and twice the memory of the hashes that may run at once: 204 MiB on
+// two cores.
+func gcMemoryLimit(hashes int) int64 {
+	return 128<<20 + int64(hashes)*2*int64(auth.DefaultHashParams.Memory)<<10
 }
 
 // debugHandler is Go's profiler and runtime counters, for AUTH_DEBUG_ADDR only. Neither shows

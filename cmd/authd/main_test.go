@@ -183,11 +183,15 @@ func TestGCSettingsYieldToTheOperators(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
 
-	tuneGC(func(string) string { return "" })
-	if pct, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64); pct != 400 || limit != 192<<20 {
-		t.Fatalf("unset: GOGC %d and limit %d, want 400 and 192 MiB", pct, limit)
+	tuneGC(func(string) string { return "" }, 2)
+	if pct, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64); pct != 400 || limit != 204<<20 {
+		t.Fatalf("unset, two hashes at once: GOGC %d and limit %d MiB, want 400 and 204 MiB", pct, limit>>20)
 	}
-	tuneGC(func(k string) string { return map[string]string{"GOGC": "100", "GOMEMLIMIT": "1GiB"}[k] })
+	tuneGC(func(string) string { return "" }, 32)
+	if pct, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64); pct != 400 || limit < 32*19<<20 {
+		t.Fatalf("32 hashes at once: GOGC %d and limit %d MiB, below what the hashes hold", pct, limit>>20)
+	}
+	tuneGC(func(k string) string { return map[string]string{"GOGC": "100", "GOMEMLIMIT": "1GiB"}[k] }, 2)
 	if pct, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1); pct != 100 || limit != math.MaxInt64 {
 		t.Fatalf("set by the operator: GOGC %d and limit %d were changed", pct, limit)
 	}

@@ -32,7 +32,7 @@ type Config struct {
 	Duration    time.Duration
 	Users       int           // prepared before timing starts
 	Floor       bool          // also measure the in-process net/http floor and crypto costs
-	Progress    io.Writer     // a line a second; nil for none
+	Progress    io.Writer     // a line a second, or per turn with the floor; nil for none
 	Rate        int           // requests per second in all; 0 is as fast as answers come (closed loop)
 	Watch       string        // the server's AUTH_DEBUG_ADDR URL: sample its goroutines and heap
 	Turn        time.Duration // with Floor, unpaced: how long each runs before the other's turn (default 2 s)

@@ -132,7 +132,10 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			drive(ctx, cfg.Concurrency, cfg.Duration, floorOps, nil, cfg.Progress, floor)
 		}
 		f := floor.result("floor", cfg.Concurrency)
-		rep.Floor, rep.OfFloor = &f, rep.PerSecond/f.PerSecond
+		rep.Floor = &f
+		if f.PerSecond > 0 { // a run cut short may have no floor to compare with
+			rep.OfFloor = rep.PerSecond / f.PerSecond
+		}
 		rep.HashMs, rep.SignatureUs = hashCost(), signatureCost()
 		rep.HashesPerSec = float64(rep.Cores) / (rep.HashMs / 1000)
 		if cfg.Workload == "login" || cfg.Workload == "register" { // each request is one hash

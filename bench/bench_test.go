@@ -3,6 +3,7 @@ package bench_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"expvar"
 	"net/http"
 	"net/http/httptest"
@@ -119,4 +120,17 @@ func debugMux() http.Handler {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.Handle("/debug/vars", expvar.Handler())
 	return mux
+}
+
+func TestARunCutShortStillReports(t *testing.T) {
+	// Stopped before the floor answered anything (Ctrl-C, or a run too short to measure): the
+	// report must still encode, with no ratio rather than a division by zero.
+	rep, err := bench.Run(context.Background(), bench.Config{URL: server(t), Workload: "verify", Concurrency: 1,
+		Duration: time.Nanosecond, Users: 1, Floor: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := json.Marshal(rep); err != nil {
+		t.Fatalf("report of a cut-short run does not encode: %v", err)
+	}
 }

@@ -135,7 +135,9 @@ func (s *Service) Refresh(ctx context.Context, raw string) (TokenPair, error) {
 			}
 			return s.pair(next)
 		}
-		if st.Successor != nil && !st.SuccessorUsed && now.Before(st.UsedAt.Add(s.cfg.ReuseWindow)) {
+		// With no window, a request racing the winner is reuse too, even if it read the clock
+		// before the winner stamped the use.
+		if s.cfg.ReuseWindow > 0 && st.Successor != nil && !st.SuccessorUsed && now.Before(st.UsedAt.Add(s.cfg.ReuseWindow)) {
 			return s.pair(*st.Successor)
 		}
 		s.log.Warn("refresh token reuse: session revoked", "event", "refresh_reuse", "user_id", st.Token.UserID, "session_id", st.Token.SessionID)

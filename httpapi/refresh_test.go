@@ -110,6 +110,22 @@ func TestRefreshWithoutWindowIsSingleUse(t *testing.T) {
 	}
 }
 
+// The race behind the concurrent test above, made certain: a request that read the clock just
+// before another one used the token up must not take the successor when there is no window.
+func TestRefreshWithoutWindowRefusesARequestThatStartedBeforeTheUse(t *testing.T) {
+	e := newEnv(t, func(e *env) { e.cfg.ReuseWindow = 0 })
+	e.register("racer@example.com")
+	_, r1 := e.login("racer@example.com", testPassword)
+	if r := e.refresh(r1); r.status != 200 {
+		t.Fatalf("first use: %d %s", r.status, r.raw)
+	}
+	// The winner's use stamped a minute after this request's reading of the clock.
+	if _, err := e.store.DB().Exec(`UPDATE refresh_tokens SET used_at = used_at + 60000000 WHERE used_at IS NOT NULL`); err != nil {
+		t.Fatal(err)
+	}
+	want(t, e.refresh(r1), 401, invalidToken)
+}
+
 func TestRefreshTokenExpires(t *testing.T) {
 	e := newEnv(t)
 	e.register("expire@example.com")

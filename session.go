@@ -91,7 +91,7 @@ func (s *Service) nextRefresh(sessionID, userID string, sessionStart, now time.T
 			expires = end
 		}
 	}
-	return RefreshToken{JTI: newID(), SessionID: sessionID, UserID: userID, KeyID: s.tokens.signingKeyID(),
+	return RefreshToken{JTI: newRefreshJTI(), SessionID: sessionID, UserID: userID, KeyID: s.tokens.signingKeyID(),
 		IssuedAt: now, ExpiresAt: expires}
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
 )
 
 // Token types, the token_type claim.
@@ -255,9 +257,21 @@ func NewSigningKey(generation int, now time.Time) SigningKey {
 	return SigningKey{ID: base64.RawURLEncoding.EncodeToString(sum[:]), Generation: generation, Private: priv, CreatedAt: now}
 }
 
-// newID returns 128 random bits, URL-safe: jti values, session and code ids.
+// newID returns 128 random bits, URL-safe: access token jti values, session and code ids.
 func newID() string {
 	b := make([]byte, 16)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// newRefreshJTI returns a UUIDv7 (RFC 9562) in hex: a millisecond timestamp, a count within the
+// millisecond and 62 random bits, so that ids sort in the order they were made. The
+// refresh token table is keyed by jti, and a new row then lands next to the last one instead of
+// on a random page: a batch of rotations writes a few pages, not one or two per token.
+func newRefreshJTI() string {
+	id, err := uuid.NewV7()
+	if err != nil { // only when crypto/rand fails, which Go treats as fatal anyway
+		panic(err)
+	}
+	return hex.EncodeToString(id[:])
 }

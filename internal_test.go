@@ -2,6 +2,7 @@ package auth
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,5 +35,19 @@ func TestCodesAreUniformSixDigits(t *testing.T) {
 		if chi > 27.88 || math.IsNaN(chi) {
 			t.Errorf("position %d: chi-square %.1f", i, chi)
 		}
+	}
+}
+
+func TestRefreshJTIsSortInTheOrderTheyWereMade(t *testing.T) {
+	prev := ""
+	for range 10000 {
+		jti := newRefreshJTI()
+		if len(jti) != 32 || strings.Trim(jti, "0123456789abcdef") != "" {
+			t.Fatalf("jti %q is not 32 hex digits", jti)
+		}
+		if jti <= prev {
+			t.Fatalf("jti %q made after %q sorts before it", jti, prev)
+		}
+		prev = jti
 	}
 }

@@ -2,8 +2,12 @@ package sqlite_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
+	"time"
+
+	auth "github.com/authd/authd"
 
 	"github.com/authd/authd/sqlite"
 	"github.com/authd/authd/storetest"
@@ -31,5 +35,51 @@ func TestDurabilitySettings(t *testing.T) {
 		if err := s.DB().QueryRow("PRAGMA " + pragma).Scan(&got); err != nil || got != want {
 			t.Errorf("PRAGMA %s = %q (%v), want %q", pragma, got, err, want)
 		}
+	}
+}
+
+// Without a foreign key, a revoked sign-in is purged before its tokens; they are refused from
+// then on, and purged themselves once expired, so none is left behind.
+func TestTokensOfAPurgedSignInArePurgedWhenTheyExpire(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "authd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := s.CreateUser(ctx, auth.User{ID: "u1", Email: "a@x.io", Active: true, DateJoined: t0}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	first := auth.RefreshToken{JTI: "t1", SessionID: "s1", UserID: "u1", KeyID: "k", IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := s.CreateSession(ctx, auth.Session{ID: "s1", UserID: "u1", CreatedAt: t0}, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeSession(ctx, "s1", t0); err != nil {
+		t.Fatal(err)
+	}
+	tokens := func() (n int) {
+		s.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM refresh_tokens`).Scan(&n)
+		return n
+	}
+	purge := func(at time.Time) {
+		for {
+			if n, err := s.Purge(ctx, at, 100); err != nil {
+				t.Fatal(err)
+			} else if n == 0 {
+				return
+			}
+		}
+	}
+	purge(t0.Add(time.Minute))
+	if _, err := s.RefreshState(ctx, "t1"); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("token of a purged sign-in: %v, want ErrNotFound", err)
+	}
+	if n := tokens(); n != 1 {
+		t.Fatalf("%d tokens before they expire, want 1", n)
+	}
+	purge(t0.Add(2 * time.Hour))
+	if n := tokens(); n != 0 {
+		t.Fatalf("%d tokens left after they expired, want 0", n)
 	}
 }

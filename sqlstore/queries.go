@@ -18,7 +18,7 @@ var queries = map[string]string{
 	"dropPassword": `UPDATE users SET password_hash = '', email_verified = 1, password_changed_at = ? WHERE id = ?`,
 
 	"insertSession": `INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
-	"extendSession": `UPDATE sessions SET expires_at = ? WHERE id = ?`,
+	"extendSession": `UPDATE sessions SET expires_at = ? WHERE id = ? AND expires_at < ?`,
 	"insertRefresh": `INSERT INTO refresh_tokens (jti, session_id, user_id, key_id, issued_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?)`,
 	"refreshState": `SELECT t.jti, t.session_id, t.user_id, t.key_id, t.issued_at, t.expires_at, t.used_at,

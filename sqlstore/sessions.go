@@ -8,6 +8,9 @@ import (
 	auth "github.com/authd/authd"
 )
 
+// sessionExpirySlack is how far past its newest token's expiry a sign-in's is set when moved.
+const sessionExpirySlack = time.Hour
+
 // CreateSession stores a sign-in and its first refresh token in one transaction.
 func (s *Store) CreateSession(ctx context.Context, sess auth.Session, first auth.RefreshToken) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
@@ -68,7 +71,9 @@ func (s *Store) rotate(ctx context.Context, tx *sql.Tx, jti string, next auth.Re
 	if n == 0 {
 		return auth.ErrConflict
 	}
-	if _, err := s.exec(ctx, tx, "extendSession", micros(next.ExpiresAt), next.SessionID); err != nil {
+	// The purge needs a sign-in to outlive its newest token, no more. Moving its expiry a slack
+	// past that token's, and only when the token would outlive it, spares most rotations a write.
+	if _, err := s.exec(ctx, tx, "extendSession", micros(next.ExpiresAt.Add(sessionExpirySlack)), next.SessionID, micros(next.ExpiresAt)); err != nil {
 		return err
 	}
 	return s.insertRefresh(ctx, tx, next)

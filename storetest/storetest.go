@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"testing"
@@ -29,19 +30,20 @@ var t0 = time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)
 // Run runs the store contract; open returns a new, empty, migrated store.
 func Run(t *testing.T, open func(t *testing.T) Store) {
 	tests := map[string]func(*testing.T, Store){
-		"users":           testUsers,
-		"duplicates":      testDuplicates,
-		"rotation":        testRotation,
-		"rotation race":   testRotationRace,
-		"revocation":      testRevocation,
-		"reset codes":     testResetCodes,
-		"code cap":        testCodeCap,
-		"reset password":  testResetPassword,
-		"outbox":          testOutbox,
-		"keys and secret": testKeysAndSecrets,
-		"purge":           testPurge,
-		"social accounts": testSocial,
-		"seed":            testSeed,
+		"users":            testUsers,
+		"duplicates":       testDuplicates,
+		"rotation":         testRotation,
+		"rotation race":    testRotationRace,
+		"revocation":       testRevocation,
+		"reset codes":      testResetCodes,
+		"code cap":         testCodeCap,
+		"reset password":   testResetPassword,
+		"outbox":           testOutbox,
+		"keys and secret":  testKeysAndSecrets,
+		"purge":            testPurge,
+		"purge keeps live": testPurgeKeepsLiveSignIns,
+		"social accounts":  testSocial,
+		"seed":             testSeed,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open(t)) })
@@ -362,6 +364,35 @@ func testPurge(t *testing.T, s Store) {
 	}
 	if total < 3 {
 		t.Fatalf("purged %d rows, want the expired tokens, their session and the old code", total)
+	}
+}
+
+// A sign-in outlives its newest token, however that token's expiry moved, so the purge never
+// takes a sign-in whose token still works.
+func testPurgeKeepsLiveSignIns(t *testing.T, s Store) {
+	mustUser(t, s, user("u1", "a@x.io", ""))
+	prev := session(t, s, "s1") // expires at t0+1h
+	for i, expires := range []time.Duration{2 * time.Hour, 2*time.Hour + 30*time.Minute, 5 * time.Hour} {
+		next := prev
+		next.JTI, next.ExpiresAt = fmt.Sprintf("s1-%d", i+2), t0.Add(expires)
+		if err := s.RotateRefresh(ctx, prev.JTI, next, t0); err != nil {
+			t.Fatal(err)
+		}
+		prev = next
+	}
+	for _, at := range []time.Duration{3 * time.Hour, 4*time.Hour + 59*time.Minute} {
+		for {
+			n, err := s.Purge(ctx, t0.Add(at), 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+		}
+		if st, err := s.RefreshState(ctx, prev.JTI); err != nil || st.SessionRevoked {
+			t.Fatalf("newest token after a purge at t0+%v: %+v, %v", at, st, err)
+		}
 	}
 }
 

@@ -65,7 +65,9 @@ func Open(ctx context.Context, path string, opts ...Options) (*sqlstore.Store, e
 		}
 	}
 	q := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + sync + ")", "foreign_keys(1)"} {
+	// journal_size_limit: a large transaction (a migration, a purge after a long outage) grows
+	// the WAL file, and SQLite keeps that size for reuse; this trims it back after a checkpoint.
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + sync + ")", "foreign_keys(1)", "journal_size_limit(67108864)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	auth "github.com/authd/authd"
-
 	"github.com/authd/authd/sqlite"
 	"github.com/authd/authd/storetest"
 )

@@ -100,9 +100,10 @@ func printReport(w io.Writer, r bench.Report) {
 	line(r.Result)
 	if r.Floor != nil {
 		line(*r.Floor)
-		fmt.Fprintf(w, "%s: %.0f%% of the floor", r.Workload, 100*r.OfFloor)
-		if r.OfHashCeiling > 0 {
-			fmt.Fprintf(w, ", %.0f%% of the hash ceiling", 100*r.OfHashCeiling)
+		if r.OfHashCeiling > 0 { // a sign-in is a hash: next to the floor it would read "0%"
+			fmt.Fprintf(w, "%s: %.0f%% of the hash ceiling", r.Workload, 100*r.OfHashCeiling)
+		} else {
+			fmt.Fprintf(w, "%s: %.0f%% of the floor", r.Workload, 100*r.OfFloor)
 		}
 		fmt.Fprintf(w, "; one password hash %.1f ms (ceiling %.0f/s on %d cores); one signature check %.1f µs\n",
 			r.HashMs, r.HashesPerSec, r.Cores, r.SignatureUs)

@@ -132,7 +132,7 @@ func settings() []setting {
 		{"AUTH_IP_RATE_LIMIT", "60", "credential-endpoint requests per client address per minute; 0: off", intInto(func(c *config) *int { return &c.IPRateLimit }, 0)},
 		{"AUTH_RESET_CODE_LIMIT", "5", "password reset codes per email per hour; 0: off", intInto(func(c *config) *int { return &c.ResetCodeLimit }, 0)},
 		{"AUTH_PASSWORD_MIN_LENGTH", "8", "minimum password length (15 for NIST's single-factor profile)", intInto(func(c *config) *int { return &c.MinPasswordLength }, 1)},
-		{"AUTH_HASH_CONCURRENCY", strconv.Itoa(runtime.NumCPU()), "password hashes run at once (each takes 19 MiB)", intInto(func(c *config) *int { return &c.HashConcurrency }, 1)},
+		{"AUTH_HASH_CONCURRENCY", strconv.Itoa(runtime.GOMAXPROCS(0)), "password hashes run at once (each takes 19 MiB); default: the CPUs authd may use, a container's limit included", intInto(func(c *config) *int { return &c.HashConcurrency }, 1)},
 		{"AUTH_GOOGLE_CLIENT_ID", "", "Google OAuth client id; unset: Google sign-in answers 404", func(v string, c *config) error { c.Google.ClientID = v; return nil }},
 		{"AUTH_GOOGLE_CLIENT_SECRET", "", "Google OAuth client secret (set it in the environment, not as a flag)", func(v string, c *config) error { c.Google.ClientSecret = v; return nil }},
 		{"AUTH_GOOGLE_REDIRECT_URL", "postmessage", "redirect URI for the code exchange", func(v string, c *config) error { c.Google.RedirectURL = v; return nil }},

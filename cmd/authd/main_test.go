@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -176,6 +177,16 @@ func TestFlagsOverrideEnvironment(t *testing.T) {
 	}, &bytes.Buffer{})
 	if err != nil || c.AccessTTL != 2*time.Minute || c.RefreshTTL != time.Hour || c.Addr != "127.0.0.1:8000" {
 		t.Fatalf("config %+v, %v", c, err)
+	}
+}
+
+// In a container limited to fewer CPUs than the machine has, Go's GOMAXPROCS follows the limit;
+// so do the hashes, or a 2-CPU container on a 64-core host would hash 64 passwords (1.2 GiB) at once.
+func TestHashConcurrencyFollowsTheCPUsAuthdMayUse(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	c, err := loadConfig(nil, func(string) string { return "" }, &bytes.Buffer{})
+	if err != nil || c.HashConcurrency != 1 {
+		t.Fatalf("hash concurrency %d with one usable CPU (of %d on the machine), %v", c.HashConcurrency, runtime.NumCPU(), err)
 	}
 }
 

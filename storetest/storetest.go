@@ -344,18 +344,7 @@ func testPurge(t *testing.T, s Store) {
 	live.JTI, live.ExpiresAt = "live-2", t0.Add(48*time.Hour)
 	s.RotateRefresh(ctx, "live-1", live, t0)
 	s.AddResetCode(ctx, code("c1", "a@x.io", "u1", t0), nil, 0, t0)
-	later := t0.Add(2 * time.Hour)
-	total := 0
-	for {
-		n, err := s.Purge(ctx, later, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			break
-		}
-		total += n
-	}
+	total := purgeAll(t, s, t0.Add(2*time.Hour), 1)
 	if _, err := s.RefreshState(ctx, "old-1"); !errors.Is(err, auth.ErrNotFound) {
 		t.Fatalf("expired token kept: %v", err)
 	}
@@ -364,6 +353,23 @@ func testPurge(t *testing.T, s Store) {
 	}
 	if total < 3 {
 		t.Fatalf("purged %d rows, want the expired tokens, their session and the old code", total)
+	}
+}
+
+// purgeAll purges in batches of batch until nothing is left to purge at now, and returns how many
+// rows went.
+func purgeAll(t *testing.T, s Store, now time.Time, batch int) int {
+	t.Helper()
+	total := 0
+	for {
+		n, err := s.Purge(ctx, now, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return total
+		}
+		total += n
 	}
 }
 
@@ -381,15 +387,7 @@ func testPurgeKeepsLiveSignIns(t *testing.T, s Store) {
 		prev = next
 	}
 	for _, at := range []time.Duration{3 * time.Hour, 4*time.Hour + 59*time.Minute} {
-		for {
-			n, err := s.Purge(ctx, t0.Add(at), 100)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n == 0 {
-				break
-			}
-		}
+		purgeAll(t, s, t0.Add(at), 100)
 		if st, err := s.RefreshState(ctx, prev.JTI); err != nil || st.SessionRevoked {
 			t.Fatalf("newest token after a purge at t0+%v: %+v, %v", at, st, err)
 		}

@@ -2,54 +2,216 @@ package storetest
 
 import (
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
 	auth "github.com/authd/authd"
 )
 
-// Bench measures the store operations on authd's hot paths: the user read of every verify, and
-// the state read and rotation of every refresh. open returns a new, empty store.
+// Bench measures every store operation, each named after its method. open returns a new, empty
+// store. Ids come from counters that outlive a run, so -count > 1 goes on where the last run
+// stopped (a used token cannot rotate again; an id cannot be inserted twice). Work an operation
+// needs first (a session to revoke, an email to claim) is done with the timer stopped.
 func Bench(b *testing.B, open func(b *testing.B) Store) {
 	s := open(b)
 	const users = 1000
 	for i := range users {
-		u := user(fmt.Sprintf("u%d", i), fmt.Sprintf("u%d@x.io", i), "")
+		u := user(fmt.Sprintf("u%d", i), fmt.Sprintf("u%d@x.io", i), fmt.Sprintf("+44207%07d", i))
 		if err := s.CreateUser(ctx, u, nil, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
-	first := auth.RefreshToken{JTI: "b-0", SessionID: "bs", UserID: "u1", KeyID: "k", IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-	if err := s.CreateSession(ctx, auth.Session{ID: "bs", UserID: "u1", CreatedAt: t0}, first); err != nil {
+	far := t0.Add(365 * 24 * time.Hour) // setup outlives the purge's clock
+	first := auth.RefreshToken{JTI: "b-0", SessionID: "bs", UserID: "u1", KeyID: "k", IssuedAt: t0, ExpiresAt: far}
+	must(b, s.CreateSession(ctx, auth.Session{ID: "bs", UserID: "u1", CreatedAt: t0}, first))
+	must(b, s.CreateSocialUser(ctx, user("g", "g@x.io", ""), "google-oauth2", "sub-g"))
+	must(b, s.AddResetCode(ctx, code("claim", "claim@x.io", "", t0), nil, 0, t0))
+	must(b, s.AddSigningKey(ctx, auth.NewSigningKey(1, t0)))
+	if _, err := s.Secret(ctx, "bench", []byte("secret")); err != nil {
 		b.Fatal(err)
 	}
+	mail := &auth.Outgoing{Payload: make([]byte, 300), CreatedAt: t0}
+	key := auth.NewSigningKey(2, t0)
+	hashes, hash := [2]string{"$argon2id$x", "$argon2id$y"}, 0 // u2's hash is hashes[hash]
+	prev, n := first, 0
+	next := func(prefix string) string { n++; return fmt.Sprintf("%s%d", prefix, n) }
 
-	b.Run("UserByID", func(b *testing.B) {
-		i := 0
-		for b.Loop() {
-			if _, err := s.UserByID(ctx, fmt.Sprintf("u%d", i%users)); err != nil {
-				b.Fatal(err)
-			}
-			i++
+	// queueAndClaim leaves one email claimed, as the sender holds it before it reports back.
+	queueAndClaim := func(b *testing.B) int64 {
+		must(b, s.AddResetCode(ctx, code(next("m"), "u7@x.io", "u7", t0), mail, 0, t0))
+		items, err := s.ClaimOutbox(ctx, t0, t0.Add(time.Minute), 1)
+		if err != nil || len(items) != 1 {
+			b.Fatalf("claimed %d, %v", len(items), err)
 		}
-	})
-	b.Run("RefreshState", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := s.RefreshState(ctx, "b-0"); err != nil {
-				b.Fatal(err)
+		return items[0].ID
+	}
+	// untimed runs prepare outside the timer.
+	untimed := func(b *testing.B, prepare func()) {
+		b.StopTimer()
+		prepare()
+		b.StartTimer()
+	}
+
+	ops := []struct {
+		name string
+		op   func(b *testing.B, i int) error
+	}{
+		{"Ping", func(b *testing.B, i int) error { return s.Ping(ctx) }},
+		{"CreateUser", func(b *testing.B, i int) error {
+			id := next("new")
+			return s.CreateUser(ctx, user(id, id+"@x.io", ""), nil, nil)
+		}},
+		{"UserByEmailKey", func(b *testing.B, i int) error {
+			_, err := s.UserByEmailKey(ctx, fmt.Sprintf("u%d@x.io", i%users))
+			return err
+		}},
+		{"UserByID", func(b *testing.B, i int) error {
+			_, err := s.UserByID(ctx, fmt.Sprintf("u%d", i%users))
+			return err
+		}},
+		{"UserStanding", func(b *testing.B, i int) error {
+			_, err := s.UserStanding(ctx, fmt.Sprintf("u%d", i%users))
+			return err
+		}},
+		{"PhoneTaken", func(b *testing.B, i int) error {
+			taken, err := s.PhoneTaken(ctx, fmt.Sprintf("+44207%07d", i%users))
+			if err == nil && !taken {
+				b.Fatal("a user's phone is not taken")
 			}
-		}
-	})
-	prev, n := first, 0 // the chain goes on across -count runs: a used token cannot rotate again
-	b.Run("RotateRefresh", func(b *testing.B) {
-		for b.Loop() {
+			return err
+		}},
+		{"ReplacePasswordHash", func(b *testing.B, i int) error {
+			hash = 1 - hash
+			return s.ReplacePasswordHash(ctx, "u2", hashes[1-hash], hashes[hash])
+		}},
+		{"CreateSocialUser", func(b *testing.B, i int) error {
+			id := next("gnew")
+			return s.CreateSocialUser(ctx, user(id, id+"@x.io", ""), "google-oauth2", "sub-"+id)
+		}},
+		{"UserBySocial", func(b *testing.B, i int) error {
+			_, err := s.UserBySocial(ctx, "google-oauth2", "sub-g")
+			return err
+		}},
+		{"LinkSocial", func(b *testing.B, i int) error {
+			return s.LinkSocial(ctx, fmt.Sprintf("u%d", i%users), "google-oauth2", next("sub-link"), false, t0)
+		}},
+		{"CreateSession", func(b *testing.B, i int) error {
+			id := next("s")
+			return s.CreateSession(ctx, auth.Session{ID: id, UserID: "u3", CreatedAt: t0},
+				auth.RefreshToken{JTI: id + "-1", SessionID: id, UserID: "u3", KeyID: "k", IssuedAt: t0, ExpiresAt: far})
+		}},
+		{"RefreshState", func(b *testing.B, i int) error {
+			_, err := s.RefreshState(ctx, "b-0")
+			return err
+		}},
+		{"RotateRefresh", func(b *testing.B, i int) error {
+			successor := prev
+			successor.JTI = next("b-")
+			err := s.RotateRefresh(ctx, prev.JTI, successor, t0)
+			prev = successor
+			return err
+		}},
+		{"RevokeSession", func(b *testing.B, i int) error {
+			var id string
+			untimed(b, func() {
+				id = next("r")
+				must(b, s.CreateSession(ctx, auth.Session{ID: id, UserID: "u4", CreatedAt: t0},
+					auth.RefreshToken{JTI: id + "-1", SessionID: id, UserID: "u4", KeyID: "k", IssuedAt: t0, ExpiresAt: far}))
+			})
+			return s.RevokeSession(ctx, id, t0)
+		}},
+		{"AddResetCode", func(b *testing.B, i int) error { // with its email, and the hourly count
+			return s.AddResetCode(ctx, code(next("c"), fmt.Sprintf("u%d@x.io", i%users), "", t0), mail, math.MaxInt32, t0.Add(-time.Hour))
+		}},
+		{"ClaimResetCode", func(b *testing.B, i int) error {
+			_, err := s.ClaimResetCode(ctx, "claim@x.io", t0, math.MaxInt32)
+			return err
+		}},
+		{"RefundResetAttempt", func(b *testing.B, i int) error {
+			untimed(b, func() {
+				_, err := s.ClaimResetCode(ctx, "claim@x.io", t0, math.MaxInt32)
+				must(b, err)
+			})
+			return s.RefundResetAttempt(ctx, "claim")
+		}},
+		{"ResetPassword", func(b *testing.B, i int) error { // with its email and the user's sessions revoked
+			var id string
+			untimed(b, func() {
+				id = next("p")
+				must(b, s.AddResetCode(ctx, code(id, "u6@x.io", "u6", t0), nil, 0, t0))
+			})
+			return s.ResetPassword(ctx, id, "u6", hashes[0], t0, mail)
+		}},
+		{"ClaimOutbox", func(b *testing.B, i int) error {
+			untimed(b, func() { must(b, s.AddResetCode(ctx, code(next("m"), "u7@x.io", "u7", t0), mail, 0, t0)) })
+			items, err := s.ClaimOutbox(ctx, t0, t0.Add(time.Minute), 1)
+			if err != nil {
+				return err
+			}
+			if len(items) != 1 {
+				b.Fatalf("claimed %d emails, want 1", len(items))
+			}
+			untimed(b, func() { must(b, s.MarkSent(ctx, items[0].ID, t0)) })
+			return nil
+		}},
+		{"MarkSent", func(b *testing.B, i int) error {
+			var id int64
+			untimed(b, func() { id = queueAndClaim(b) })
+			return s.MarkSent(ctx, id, t0)
+		}},
+		{"MarkRetry", func(b *testing.B, i int) error {
+			var id int64
+			untimed(b, func() { id = queueAndClaim(b) })
+			return s.MarkRetry(ctx, id, far, "421 try later")
+		}},
+		{"MarkDead", func(b *testing.B, i int) error {
+			var id int64
+			untimed(b, func() { id = queueAndClaim(b) })
+			return s.MarkDead(ctx, id, t0, "550 no such user")
+		}},
+		{"SigningKeys", func(b *testing.B, i int) error {
+			_, err := s.SigningKeys(ctx)
+			return err
+		}},
+		{"AddSigningKey", func(b *testing.B, i int) error { // after SigningKeys, which would read them all
 			n++
-			next := prev
-			next.JTI = fmt.Sprintf("b-%d", n)
-			if err := s.RotateRefresh(ctx, prev.JTI, next, t0); err != nil {
-				b.Fatal(err)
+			key.ID, key.Generation = fmt.Sprintf("k%d", n), n
+			return s.AddSigningKey(ctx, key)
+		}},
+		{"Secret", func(b *testing.B, i int) error {
+			_, err := s.Secret(ctx, "bench", []byte("other"))
+			return err
+		}},
+		{"Purge", func(b *testing.B, i int) error { // one expired sign-in and its token, in batches of 100
+			untimed(b, func() {
+				id := next("x")
+				must(b, s.CreateSession(ctx, auth.Session{ID: id, UserID: "u8", CreatedAt: t0},
+					auth.RefreshToken{JTI: id + "-1", SessionID: id, UserID: "u8", KeyID: "k", IssuedAt: t0, ExpiresAt: t0.Add(time.Minute)}))
+			})
+			deleted, err := s.Purge(ctx, t0.Add(time.Hour), 100)
+			if err == nil && deleted == 0 {
+				b.Fatal("the expired sign-in was not purged")
 			}
-			prev = next
-		}
-	})
+			return err
+		}},
+	}
+	for _, o := range ops {
+		b.Run(o.name, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				if err := o.op(b, i); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
+
+func must(b *testing.B, err error) {
+	b.Helper()
+	if err != nil {
+		b.Fatal(err)
+	}
 }

@@ -53,11 +53,12 @@ var queries = map[string]string{
 
 	"insertOutbox": `INSERT INTO outbox (payload, created_at, next_attempt_at) VALUES (?, ?, ?)`,
 	// A claim leases due rows so that concurrent senders (other instances) skip them; a sender
-	// that dies mid-send lets its lease lapse and the row is tried again.
+	// that dies mid-send lets its lease lapse and the row is tried again. The most overdue go
+	// first, in the due index's order, so a claim reads the rows it takes, not the whole backlog.
 	"claimOutbox": `UPDATE outbox SET locked_until = ?, attempts = attempts + 1
 		WHERE id IN (SELECT id FROM outbox
 			WHERE sent_at IS NULL AND dead_at IS NULL AND next_attempt_at <= ? AND locked_until <= ?
-			ORDER BY id LIMIT ? {skip_locked})
+			ORDER BY next_attempt_at LIMIT ? {skip_locked})
 		RETURNING id, payload, attempts`,
 	"outboxSent":   `UPDATE outbox SET sent_at = ?, payload = ?, last_error = '' WHERE id = ?`,
 	"outboxFailed": `UPDATE outbox SET next_attempt_at = ?, locked_until = 0, last_error = ? WHERE id = ?`,

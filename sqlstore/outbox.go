@@ -52,9 +52,3 @@ func (s *Store) MarkDead(ctx context.Context, id int64, now time.Time, reason st
 	_, err := s.exec(ctx, nil, "outboxDead", micros(now), reason, []byte{}, id)
 	return s.wrap(err)
 }
-
-// OutboxStatus counts emails waiting, sent and given up on.
-func (s *Store) OutboxStatus(ctx context.Context) (pending, sent, dead int, err error) {
-	err = s.row(ctx, nil, "outboxStatus").Scan(&pending, &sent, &dead)
-	return pending, sent, dead, s.wrap(err)
-}

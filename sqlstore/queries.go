@@ -63,8 +63,6 @@ var queries = map[string]string{
 	"outboxSent":   `UPDATE outbox SET sent_at = ?, payload = ?, last_error = '' WHERE id = ?`,
 	"outboxFailed": `UPDATE outbox SET next_attempt_at = ?, locked_until = 0, last_error = ? WHERE id = ?`,
 	"outboxDead":   `UPDATE outbox SET dead_at = ?, locked_until = 0, last_error = ?, payload = ? WHERE id = ?`,
-	"outboxStatus": `SELECT COUNT(*) FILTER (WHERE sent_at IS NULL AND dead_at IS NULL),
-		COUNT(*) FILTER (WHERE sent_at IS NOT NULL), COUNT(*) FILTER (WHERE dead_at IS NOT NULL) FROM outbox`,
 
 	"signingKeys":   `SELECT kid, generation, private_key, created_at, activates_at FROM signing_keys ORDER BY generation DESC`,
 	"addSigningKey": `INSERT INTO signing_keys (kid, generation, private_key, created_at, activates_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,

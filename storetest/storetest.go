@@ -337,13 +337,17 @@ func testOutboxOrder(t *testing.T, s Store) {
 	queue("a", t0)
 	queue("b", t0.Add(time.Second))
 	a := claim(t0.Add(2 * time.Second))
-	s.MarkRetry(ctx, a.ID, t0.Add(10*time.Second), "421 try later")
+	if err := s.MarkRetry(ctx, a.ID, t0.Add(10*time.Second), "421 try later"); err != nil {
+		t.Fatal(err)
+	}
 	queue("c", t0.Add(3*time.Second))
 	var got []string
 	for range 3 {
 		item := claim(t0.Add(time.Minute))
 		got = append(got, string(item.Payload))
-		s.MarkSent(ctx, item.ID, t0.Add(time.Minute))
+		if err := s.MarkSent(ctx, item.ID, t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if strings.Join(got, " ") != "b c a" {
 		t.Fatalf("claimed %v, want b c a: the retry of a is due last", got)

@@ -100,11 +100,7 @@ func (s *Service) ConfirmReset(ctx context.Context, email, otp, password string)
 		return err
 	}
 	s.mailed()
-	if s.limiter != nil && s.cfg.LoginFailureLimit > 0 {
-		if err := s.limiter.Reset(ctx, "login-failures:"+EmailKey(email)); err != nil {
-			s.log.Error("reset sign-in failures", "err", err)
-		}
-	}
+	s.clearLoginFailures(ctx, EmailKey(email))
 	s.log.Info("password reset", "event", "reset_confirm", "user_id", code.UserID)
 	return nil
 }

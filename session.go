@@ -12,16 +12,11 @@ import (
 func (s *Service) Login(ctx context.Context, email, password string, phone *string) (TokenPair, error) {
 	start := s.now()
 	key := EmailKey(email)
-	failKey := "login-failures:" + key
-	if s.cfg.LoginFailureLimit > 0 && s.limiter != nil {
-		n, retry, err := s.limiter.Count(ctx, failKey, s.cfg.LoginFailureWindow)
-		if err != nil {
-			return TokenPair{}, err
-		}
-		if n >= s.cfg.LoginFailureLimit {
-			s.log.Warn("sign-in locked", "event", "login_locked", "email_key_hash", redact(key))
-			return TokenPair{}, &ThrottledError{RetryAfter: retry}
-		}
+	// The attempt is counted before its password is judged, so that however many arrive at once
+	// (on however many instances share the limiter) at most the limit are judged in a window. A
+	// correct password clears the count.
+	if err := s.countLoginAttempt(ctx, key); err != nil {
+		return TokenPair{}, err
 	}
 	u, err := s.store.UserByEmailKey(ctx, key)
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -37,19 +32,10 @@ func (s *Service) Login(ctx context.Context, email, password string, phone *stri
 		ok = parsed && given == u.Phone
 	}
 	if !ok || !u.Active {
-		if s.cfg.LoginFailureLimit > 0 && s.limiter != nil {
-			if _, _, err := s.limiter.Hit(ctx, failKey, s.cfg.LoginFailureLimit, s.cfg.LoginFailureWindow); err != nil {
-				return TokenPair{}, err
-			}
-		}
 		s.log.Info("sign-in failed", "event", "login_failed", "user_id", u.ID)
 		return TokenPair{}, ErrInvalidCredentials
 	}
-	if s.cfg.LoginFailureLimit > 0 && s.limiter != nil {
-		if err := s.limiter.Reset(ctx, failKey); err != nil {
-			s.log.Error("reset sign-in failures", "err", err)
-		}
-	}
+	s.clearLoginFailures(ctx, key)
 	if rehash {
 		s.upgradeHash(ctx, u, password)
 	}
@@ -58,6 +44,39 @@ func (s *Service) Login(ctx context.Context, email, password string, phone *stri
 		s.log.Info("signed in", "event", "login", "user_id", u.ID)
 	}
 	return pair, err
+}
+
+// loginFailuresKey is the limiter's key for the failed sign-ins of an email key.
+func loginFailuresKey(emailKey string) string { return "login-failures:" + emailKey }
+
+func (s *Service) loginLimitOn() bool { return s.cfg.LoginFailureLimit > 0 && s.limiter != nil }
+
+// countLoginAttempt counts one sign-in attempt for the email key, and returns a *ThrottledError
+// once the attempts in the window pass the limit.
+func (s *Service) countLoginAttempt(ctx context.Context, emailKey string) error {
+	if !s.loginLimitOn() {
+		return nil
+	}
+	ok, retry, err := s.limiter.Hit(ctx, loginFailuresKey(emailKey), s.cfg.LoginFailureLimit, s.cfg.LoginFailureWindow)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.log.Warn("sign-in locked", "event", "login_locked", "email_key_hash", redact(emailKey))
+		return &ThrottledError{RetryAfter: retry}
+	}
+	return nil
+}
+
+// clearLoginFailures forgets the failed sign-ins of an email key: after a correct password, or
+// once the password was reset.
+func (s *Service) clearLoginFailures(ctx context.Context, emailKey string) {
+	if !s.loginLimitOn() {
+		return
+	}
+	if err := s.limiter.Reset(ctx, loginFailuresKey(emailKey)); err != nil {
+		s.log.Error("reset sign-in failures", "err", err)
+	}
 }
 
 // upgradeHash re-hashes a password stored with weaker parameters than the current ones. It is

@@ -18,6 +18,7 @@ import (
 // Config holds the Service's rules. Start from DefaultConfig; a limit of 0 turns that limit off.
 type Config struct {
 	Issuer             string
+	Audience           string // the aud of access tokens, required when set
 	AccessTTL          time.Duration
 	RefreshTTL         time.Duration
 	SessionMaxAge      time.Duration // a sign-in ends this long after it began, however often refreshed
@@ -95,7 +96,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 		d.Mailed = func() {}
 	}
 	s := &Service{cfg: cfg, store: d.Store, limiter: d.Limiter, hasher: d.Hasher, now: d.Now, log: d.Log, mailed: d.Mailed,
-		tokens: newTokenMaker(cfg.Issuer, d.Now), providers: d.Providers}
+		tokens: newTokenMaker(cfg.Issuer, cfg.Audience, d.Now), providers: d.Providers}
 	if err := s.ReloadKeys(ctx); err != nil {
 		return nil, err
 	}
@@ -117,46 +118,74 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 	return s, nil
 }
 
-// ReloadKeys reads the signing keys from the store, creating the first one if there is none.
+// ReloadKeys reads the signing and refresh keys from the store, creating the first of each if
+// there is none.
 func (s *Service) ReloadKeys(ctx context.Context) error {
-	keys, err := s.store.SigningKeys(ctx)
+	keys, err := loadOrCreate(ctx, s.store.SigningKeys, s.store.AddSigningKey, func() SigningKey { return NewSigningKey(1, s.now()) })
 	if err != nil {
-		return fmt.Errorf("load signing keys: %w", err)
+		return fmt.Errorf("signing keys: %w", err)
 	}
-	if len(keys) == 0 {
-		if err := s.store.AddSigningKey(ctx, NewSigningKey(1, s.now())); err != nil {
-			return fmt.Errorf("create signing key: %w", err)
-		}
-		if keys, err = s.store.SigningKeys(ctx); err != nil || len(keys) == 0 {
-			return fmt.Errorf("load signing keys: %v", err)
-		}
+	refresh, err := loadOrCreate(ctx, s.store.RefreshKeys, s.store.AddRefreshKey, func() RefreshKey { return NewRefreshKey(1, s.now()) })
+	if err != nil {
+		return fmt.Errorf("refresh keys: %w", err)
 	}
-	s.tokens.setKeys(keys, s.now())
+	s.tokens.setKeys(keys, refresh, s.now())
 	return nil
 }
 
-// RotateKeys adds a signing key of the next generation. It is published at once and signs from
-// activateAfter on, so that every instance (which reload keys every minute) can check its tokens
-// before any is issued. Older keys keep verifying the tokens they signed.
+// loadOrCreate returns the stored keys, first storing the one first makes when there are none
+// (of instances racing to do so, one wins and all load its key).
+func loadOrCreate[K any](ctx context.Context, load func(context.Context) ([]K, error), add func(context.Context, K) error, first func() K) ([]K, error) {
+	keys, err := load(ctx)
+	if err != nil || len(keys) > 0 {
+		return keys, err
+	}
+	if err := add(ctx, first()); err != nil {
+		return nil, err
+	}
+	if keys, err = load(ctx); err == nil && len(keys) == 0 {
+		err = errors.New("none stored")
+	}
+	return keys, err
+}
+
+// RotateKeys adds a signing key and a refresh key of the next generation. They are published
+// (the signing key in the JWKS) and checked at once, and sign from activateAfter on, so that
+// every instance (which reloads keys every minute) can check their tokens before any is issued.
+// Older keys keep verifying the tokens they signed.
 func (s *Service) RotateKeys(ctx context.Context, activateAfter time.Duration) (SigningKey, error) {
 	keys, err := s.store.SigningKeys(ctx)
 	if err != nil {
 		return SigningKey{}, err
 	}
-	next := 1
-	if len(keys) > 0 {
-		next = keys[0].Generation + 1
+	refresh, err := s.store.RefreshKeys(ctx)
+	if err != nil {
+		return SigningKey{}, err
 	}
-	k := NewSigningKey(next, s.now())
-	k.ActivatesAt = k.CreatedAt.Add(activateAfter)
+	now := s.now()
+	k := NewSigningKey(nextGeneration(len(keys), func() int { return keys[0].Generation }), now)
+	k.ActivatesAt = now.Add(activateAfter)
+	r := NewRefreshKey(nextGeneration(len(refresh), func() int { return refresh[0].Generation }), now)
+	r.ActivatesAt = k.ActivatesAt
 	if err := s.store.AddSigningKey(ctx, k); err != nil {
+		return SigningKey{}, err
+	}
+	if err := s.store.AddRefreshKey(ctx, r); err != nil {
 		return SigningKey{}, err
 	}
 	if err := s.ReloadKeys(ctx); err != nil {
 		return SigningKey{}, err
 	}
-	s.log.Info("signing key added", "event", "key_rotated", "kid", k.ID, "generation", k.Generation, "activates_at", k.ActivatesAt)
+	s.log.Info("signing and refresh keys added", "event", "key_rotated", "kid", k.ID, "generation", k.Generation,
+		"refresh_kid", r.ID, "activates_at", k.ActivatesAt)
 	return k, nil
+}
+
+func nextGeneration(n int, newest func() int) int {
+	if n == 0 {
+		return 1
+	}
+	return newest() + 1
 }
 
 // JWKS returns the public keys that check authd's tokens.

@@ -41,15 +41,20 @@ func TestCodesAreUniformSixDigits(t *testing.T) {
 }
 
 func TestRefreshJTIsSortInTheOrderTheyWereMade(t *testing.T) {
-	prev := ""
-	for range 10000 {
-		jti := newRefreshJTI()
-		if len(jti) != 32 || strings.Trim(jti, "0123456789abcdef") != "" {
-			t.Fatalf("jti %q is not 32 hex digits", jti)
+	prev, seen := "", map[string]bool{}
+	base := time.Unix(1_800_000_000, 0)
+	for i := range 10000 {
+		jti := newRefreshJTI(base.Add(time.Duration(i) * time.Millisecond))
+		// A 48-bit millisecond time, then 128 random bits (the contract's floor for jti).
+		if len(jti) != 44 || strings.Trim(jti, "0123456789abcdef") != "" {
+			t.Fatalf("jti %q is not 44 hex digits", jti)
 		}
 		if jti <= prev {
-			t.Fatalf("jti %q made after %q sorts before it", jti, prev)
+			t.Fatalf("jti %q made a millisecond after %q sorts before it", jti, prev)
 		}
-		prev = jti
+		if twin := newRefreshJTI(base.Add(time.Duration(i) * time.Millisecond)); twin == jti || seen[twin] {
+			t.Fatalf("two jti values of one millisecond are equal: %q", twin)
+		}
+		prev, seen[jti] = jti, true
 	}
 }

@@ -6,24 +6,25 @@ import (
 )
 
 // The emails authd sends. Each plain-text body holds the code as its only run of six digits:
-// no dates, ids or numbers other than the code.
+// no dates, ids or numbers other than the code. None holds text a requester typed, other than the
+// address it goes to: anyone can make an email go to any address (registering it, asking for a
+// code), so an email greets no one by a name someone else entered.
 
-func resetMessage(u User, code string, ttl time.Duration) Message {
-	return Message{To: u.Email, Subject: "Your password reset code", Text: fmt.Sprintf(
-		"Hello %s,\n\nYour password reset code is: %s\n\nIt expires in %s. If you did not ask to reset your password, ignore this email: your password has not changed.\n",
-		u.FirstName, code, minutes(ttl))}
+func resetMessage(to, code string, ttl time.Duration) Message {
+	return Message{To: to, Subject: "Your password reset code", Text: fmt.Sprintf(
+		"Hello,\n\nYour password reset code is: %s\n\nIt expires in %s. If you did not ask to reset your password, ignore this email: your password has not changed.\n",
+		code, minutes(ttl))}
 }
 
-func welcomeMessage(u User, code string, ttl time.Duration) Message {
-	return Message{To: u.Email, Subject: "Set your password", Text: fmt.Sprintf(
-		"Hello %s,\n\nYour account was created. To set your password, use this code: %s\n\nIt expires in %s.\n",
-		u.FirstName, code, minutes(ttl))}
+func welcomeMessage(to, code string, ttl time.Duration) Message {
+	return Message{To: to, Subject: "Set your password", Text: fmt.Sprintf(
+		"Hello,\n\nAn account was created with this email address. To set its password, use this code: %s\n\nIt expires in %s. If you did not ask for an account, ignore this email.\n",
+		code, minutes(ttl))}
 }
 
-func passwordChangedMessage(u User) Message {
-	return Message{To: u.Email, Subject: "Your password was changed", Text: fmt.Sprintf(
-		"Hello %s,\n\nThe password of your account was just changed, and every device was signed out. If this was not you, reset your password now.\n",
-		u.FirstName)}
+func passwordChangedMessage(to string) Message {
+	return Message{To: to, Subject: "Your password was changed",
+		Text: "Hello,\n\nThe password of your account was just changed, and every device was signed out. If this was not you, reset your password now.\n"}
 }
 
 // minutes renders a code lifetime in words, never as digits that could be taken for the code.

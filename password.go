@@ -46,10 +46,17 @@ var commonPasswords = func() map[string]struct{} {
 	return set
 }()
 
-// passwordProblems applies Django's default validators, in Django's order, to a password for an
-// account with the given names and email, and returns every message that applies.
+// normalizePassword is the one form of a password that the rules judge and hashes are made of:
+// NFKC (NIST SP 800-63B 5.1.1.2). Judging one form and hashing another would let "ｐａｓｓｗｏｒｄ１２３"
+// pass the common-password rule and then sign in as "password123".
+func normalizePassword(password string) string { return norm.NFKC.String(password) }
+
+// passwordProblems applies Django's default validators, in Django's order, to the normalised
+// form of a password for an account with the given names and email, and returns every message
+// that applies.
 func passwordProblems(password string, minLength int, firstName, lastName, email string) []string {
 	var problems []string
+	password = normalizePassword(password)
 	lower := strings.ToLower(password)
 	for _, attr := range []struct{ value, msg string }{
 		{firstName, MsgTooSimilarFirst},
@@ -82,7 +89,7 @@ func tooSimilar(password, value string) bool {
 	if value == "" {
 		return false
 	}
-	value = strings.ToLower(value)
+	value = strings.ToLower(norm.NFKC.String(value))
 	parts := strings.FieldsFunc(value, func(r rune) bool {
 		return !(unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r) || r == '_')
 	})
@@ -209,7 +216,7 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 func (h *Hasher) hash(password string) string {
 	salt := make([]byte, saltLength)
 	rand.Read(salt)
-	key := argon2.IDKey([]byte(norm.NFKC.String(password)), salt, h.params.Time, h.params.Memory, h.params.Threads, keyLength)
+	key := argon2.IDKey([]byte(normalizePassword(password)), salt, h.params.Time, h.params.Memory, h.params.Threads, keyLength)
 	return encodePHC(h.params, salt, key)
 }
 
@@ -225,10 +232,10 @@ func (h *Hasher) Check(ctx context.Context, stored, password string) (ok, rehash
 	if err != nil {
 		// No usable password, or a damaged row: do the work anyway so timing tells nothing.
 		params, salt, key, _ = decodePHC(h.dummy)
-		argon2.IDKey([]byte(norm.NFKC.String(password)), salt, params.Time, params.Memory, params.Threads, uint32(len(key)))
+		argon2.IDKey([]byte(normalizePassword(password)), salt, params.Time, params.Memory, params.Threads, uint32(len(key)))
 		return false, false, nil
 	}
-	got := argon2.IDKey([]byte(norm.NFKC.String(password)), salt, params.Time, params.Memory, params.Threads, uint32(len(key)))
+	got := argon2.IDKey([]byte(normalizePassword(password)), salt, params.Time, params.Memory, params.Threads, uint32(len(key)))
 	if subtle.ConstantTimeCompare(got, key) != 1 {
 		return false, false, nil
 	}

@@ -32,7 +32,8 @@ func (s *Service) RequestReset(ctx context.Context, email string) error {
 	code, digits := s.newResetCode(key, u.ID, now)
 	var mail *Outgoing
 	if known {
-		mail = s.seal(resetMessage(u, digits, s.cfg.CodeTTL))
+		mail = s.seal(resetMessage(u.Email, digits, s.cfg.CodeTTL))
+		mail.CodeID = code.ID
 	} else {
 		code.UserID = ""
 		code.Hash = randomBytes(sha256.Size) // matches no code
@@ -63,9 +64,9 @@ func (s *Service) VerifyResetCode(ctx context.Context, email, otp string) error 
 }
 
 // ConfirmReset sets a new password with a code: the code is used up, the email counts as
-// verified, every sign-in of the user is revoked and every access token issued before now stops
-// verifying. A password that breaks the rules is a ValidationError on "password"; a bad code is
-// the ValidationError on "otp".
+// verified, Google identities linked while it was unproven are removed, and every sign-in of the
+// user is revoked, so their access tokens stop verifying. A password that breaks the rules is a
+// ValidationError on "password"; a bad code is the ValidationError on "otp".
 func (s *Service) ConfirmReset(ctx context.Context, email, otp, password string) error {
 	u, err := s.store.UserByEmailKey(ctx, EmailKey(email))
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -92,8 +93,10 @@ func (s *Service) ConfirmReset(ctx context.Context, email, otp, password string)
 		}
 		return err
 	}
-	now := s.now()
-	if err := s.store.ResetPassword(ctx, code.ID, code.UserID, hash, now, s.seal(passwordChangedMessage(u))); err != nil {
+	// Proving the address removes what someone else may have added while it was unproven.
+	change := AccountChange{UserID: code.UserID, At: s.now(), SetPassword: true, PasswordHash: hash, VerifyEmail: true,
+		DropUnprovenSocial: true, RevokeSessions: true, Mail: s.seal(passwordChangedMessage(u.Email))}
+	if err := s.store.ResetPassword(ctx, code.ID, change); err != nil {
 		if errors.Is(err, ErrNotFound) { // a concurrent confirm used the code first
 			return errInvalidCode
 		}

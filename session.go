@@ -39,12 +39,22 @@ func (s *Service) Login(ctx context.Context, email, password string, phone *stri
 	if rehash {
 		s.upgradeHash(ctx, u, password)
 	}
-	pair, err := s.startSession(ctx, u.ID, start)
+	pair, err := s.startSession(ctx, u, start, amrPassword)
+	if errors.Is(err, ErrConflict) {
+		// The password was reset (or the account disabled) while it was being checked.
+		return TokenPair{}, ErrInvalidCredentials
+	}
 	if err == nil {
 		s.log.Info("signed in", "event", "login", "user_id", u.ID)
 	}
 	return pair, err
 }
+
+// How a sign-in was proven, as access tokens' amr claim says it (RFC 8176; "google" for Google).
+var (
+	amrPassword = []string{"pwd"}
+	amrGoogle   = []string{"google"}
+)
 
 // loginFailuresKey is the limiter's key for the failed sign-ins of an email key.
 func loginFailuresKey(emailKey string) string { return "login-failures:" + emailKey }
@@ -91,14 +101,15 @@ func (s *Service) upgradeHash(ctx context.Context, u User, password string) {
 	}
 }
 
-// startSession records a new sign-in that began at start and returns its first token pair.
-func (s *Service) startSession(ctx context.Context, userID string, start time.Time) (TokenPair, error) {
-	sess := Session{ID: newID(), UserID: userID, CreatedAt: start}
-	first := s.nextRefresh(sess.ID, userID, sess.CreatedAt, s.now())
+// startSession records a new sign-in of u that began at start and returns its first token
+// pair. It returns ErrConflict when u's credentials changed, or u was disabled, since u was read.
+func (s *Service) startSession(ctx context.Context, u User, start time.Time, amr []string) (TokenPair, error) {
+	sess := Session{ID: newID(), UserID: u.ID, CreatedAt: start, AMR: amr, CredentialsAt: u.PasswordChangedAt}
+	first := s.nextRefresh(sess.ID, u.ID, sess.CreatedAt, s.now())
 	if err := s.store.CreateSession(ctx, sess, first); err != nil {
 		return TokenPair{}, err
 	}
-	return s.pair(first)
+	return s.pair(first, amr)
 }
 
 // nextRefresh describes a new refresh token of a session. Its expiry never passes the session's
@@ -110,18 +121,21 @@ func (s *Service) nextRefresh(sessionID, userID string, sessionStart, now time.T
 			expires = end
 		}
 	}
-	return RefreshToken{JTI: newRefreshJTI(), SessionID: sessionID, UserID: userID, KeyID: s.tokens.signingKeyID(),
+	return RefreshToken{JTI: newRefreshJTI(now), SessionID: sessionID, UserID: userID, KeyID: s.tokens.refreshKeyID(),
 		IssuedAt: now, ExpiresAt: expires}
 }
 
-// pair signs refresh (the same string every time for the same record) and a fresh access token.
-func (s *Service) pair(refresh RefreshToken) (TokenPair, error) {
+// pair signs refresh (the same string every time for the same record) and a fresh access token
+// of its sign-in, proven by amr.
+func (s *Service) pair(refresh RefreshToken, amr []string) (TokenPair, error) {
 	now := s.now()
-	access, err := s.tokens.mint(TypeAccess, newID(), refresh.UserID, s.tokens.signingKeyID(), now, now.Add(s.cfg.AccessTTL))
+	access, err := s.tokens.mint(TypeAccess, token{jti: newID(), userID: refresh.UserID, sessionID: refresh.SessionID,
+		keyID: s.tokens.signingKeyID(), amr: amr}, now, now.Add(s.cfg.AccessTTL))
 	if err != nil {
 		return TokenPair{}, err
 	}
-	ref, err := s.tokens.mint(TypeRefresh, refresh.JTI, refresh.UserID, refresh.KeyID, refresh.IssuedAt, refresh.ExpiresAt)
+	ref, err := s.tokens.mint(TypeRefresh, token{jti: refresh.JTI, userID: refresh.UserID, sessionID: refresh.SessionID,
+		keyID: refresh.KeyID}, refresh.IssuedAt, refresh.ExpiresAt)
 	return TokenPair{Access: access, Refresh: ref}, err
 }
 
@@ -152,12 +166,12 @@ func (s *Service) Refresh(ctx context.Context, raw string) (TokenPair, error) {
 			if err != nil {
 				return TokenPair{}, err
 			}
-			return s.pair(next)
+			return s.pair(next, st.SessionAMR)
 		}
 		// With no window, a request racing the winner is reuse too, even if it read the clock
 		// before the winner stamped the use.
 		if s.cfg.ReuseWindow > 0 && st.Successor != nil && !st.SuccessorUsed && now.Before(st.UsedAt.Add(s.cfg.ReuseWindow)) {
-			return s.pair(*st.Successor)
+			return s.pair(*st.Successor, st.SessionAMR)
 		}
 		s.log.Warn("refresh token reuse: session revoked", "event", "refresh_reuse", "user_id", st.Token.UserID, "session_id", st.Token.SessionID)
 		if err := s.store.RevokeSession(ctx, st.Token.SessionID, now); err != nil {
@@ -178,27 +192,29 @@ func (s *Service) liveRefresh(ctx context.Context, c *claims) (RefreshState, err
 	if err != nil {
 		return st, err
 	}
-	if st.SessionRevoked || !st.UserActive || st.Token.UserID != c.UserID || st.SessionCreated.Before(st.PasswordChange) {
+	if st.SessionRevoked || !st.UserActive || st.Token.UserID != c.UserID || st.SessionCreated.Before(st.PasswordChange) ||
+		(c.SessionID != "" && c.SessionID != st.Token.SessionID) {
 		return st, ErrTokenInvalid
 	}
 	return st, nil
 }
 
-// Verify checks an access token: signature, expiry, type, and that its user exists, is active and
-// has not reset their password since it was issued. Every refusal is ErrTokenInvalid.
+// Verify checks an access token: signature, expiry, type, audience, and that its sign-in is live
+// (not signed out, not revoked by a reset) and its user exists and is active. Every refusal is
+// ErrTokenInvalid.
 func (s *Service) Verify(ctx context.Context, raw string) error {
 	c, err := s.tokens.parse(raw, TypeAccess)
 	if err != nil {
 		return err
 	}
-	st, err := s.store.UserStanding(ctx, c.UserID)
+	st, err := s.store.SessionStanding(ctx, c.SessionID)
 	if errors.Is(err, ErrNotFound) {
 		return ErrTokenInvalid
 	}
 	if err != nil {
 		return err
 	}
-	if !st.Active || c.IssuedAt.Before(st.PasswordChangedAt) {
+	if st.Revoked || !st.UserActive || st.UserID != c.UserID {
 		return ErrTokenInvalid
 	}
 	return nil

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -29,8 +30,11 @@ type SocialIdentity struct {
 	Subject       string
 	Email         string
 	EmailVerified bool
-	FirstName     string
-	LastName      string
+	// HostedDomain is Google's hd claim: the Google Workspace domain the account belongs to, for
+	// which Google is authoritative.
+	HostedDomain string
+	FirstName    string
+	LastName     string
 }
 
 // SocialProvider turns what a front end got from a provider into a verified identity. It returns
@@ -45,91 +49,118 @@ func (s *Service) HasProvider(name string) bool {
 	return ok
 }
 
+// maxSubjectLength bounds a provider's subject; Google's are 21 digits.
+const maxSubjectLength = 255
+
 // SignInWithProvider signs in the person a provider credential identifies. A new identity gets a
 // new account (created is true), or is linked to the account with its email when the provider
-// has verified that email. It returns ErrNotFound for a provider that is not configured.
+// is authoritative for that email. It returns ErrNotFound for a provider that is not configured.
 func (s *Service) SignInWithProvider(ctx context.Context, provider, credential string) (pair TokenPair, created bool, err error) {
 	p, ok := s.providers[provider]
 	if !ok {
 		return TokenPair{}, false, ErrNotFound
 	}
 	id, err := p.Identify(ctx, credential)
+	if err == nil && (id.Subject == "" || len(id.Subject) > maxSubjectLength || HasControlCharacters(id.Subject) || !utf8.ValidString(id.Subject)) {
+		err = fmt.Errorf("%w: unusable subject", ErrSocialRejected)
+	}
 	if err != nil {
 		s.log.Info("social sign-in refused", "event", "social_failed", "provider", provider, "err", err)
 		return TokenPair{}, false, err
 	}
-	for range 3 { // a lost race for the same identity re-reads it
+	// Each turn reads the identity's account, and makes or links one when there is none; a lost
+	// race, or credentials that changed under the sign-in, read again.
+	for range 4 {
 		u, err := s.store.UserBySocial(ctx, provider, id.Subject)
 		switch {
 		case err == nil:
 			if !u.Active {
 				return TokenPair{}, false, ErrInvalidCredentials
 			}
-			pair, err := s.startSession(ctx, u.ID, s.now())
+			pair, err := s.startSession(ctx, u, s.now(), amrGoogle)
+			if errors.Is(err, ErrConflict) {
+				continue
+			}
 			if err == nil {
 				s.log.Info("signed in", "event", "login", "method", provider, "user_id", u.ID)
 			}
-			return pair, false, err
+			return pair, created, err
 		case !errors.Is(err, ErrNotFound):
 			return TokenPair{}, false, err
 		}
-		u, created, err = s.adoptIdentity(ctx, provider, id)
-		if errors.Is(err, ErrConflict) {
-			continue
-		}
-		if err != nil {
+		made, err := s.adoptIdentity(ctx, provider, id)
+		created = created || made
+		if err != nil && !errors.Is(err, ErrConflict) {
 			return TokenPair{}, false, err
 		}
-		// The sign-in starts now, after the link: a link that removed a password moved the
-		// account's password change to a moment a session from before it would not survive.
-		pair, err := s.startSession(ctx, u.ID, s.now())
-		return pair, created, err
 	}
 	return TokenPair{}, false, ErrConflict
 }
 
-// adoptIdentity links a new identity to the account with its email, or makes an account for it.
-func (s *Service) adoptIdentity(ctx context.Context, provider string, id SocialIdentity) (User, bool, error) {
-	email, ok := NormalizeEmail(id.Email)
-	if !ok {
-		return User{}, false, ErrSocialNoEmail
-	}
-	existing, err := s.store.UserByEmailKey(ctx, EmailKey(email))
-	if err == nil {
-		if !id.EmailVerified {
-			s.log.Warn("social link refused: email not verified by the provider", "event", "social_link_refused", "provider", provider, "user_id", existing.ID)
-			return User{}, false, ErrSocialUnverifiedEmail
-		}
-		// The account's own email was never proven: whoever set its password may not own the
-		// address. The provider has now proven it, so that password (and its sessions) goes.
-		takeover := !existing.EmailVerified
-		if err := s.store.LinkSocial(ctx, existing.ID, provider, id.Subject, takeover, s.now()); err != nil {
-			return User{}, false, err
-		}
-		s.log.Info("social identity linked", "event", "social_link", "provider", provider, "user_id", existing.ID, "password_removed", takeover)
-		return existing, false, nil
-	}
-	if !errors.Is(err, ErrNotFound) {
-		return User{}, false, err
-	}
-	u := User{ID: uuid.NewString(), FirstName: clip(id.FirstName, MaxNameLength), LastName: clip(id.LastName, MaxNameLength),
-		Email: email, EmailVerified: id.EmailVerified, Active: true, DateJoined: s.now()}
-	if err := s.store.CreateSocialUser(ctx, u, provider, id.Subject); err != nil {
-		var taken ValidationError
-		if errors.As(err, &taken) { // the email was registered meanwhile
-			return User{}, false, ErrConflict
-		}
-		return User{}, false, err
-	}
-	s.log.Info("user registered", "event", "register", "method", provider, "user_id", u.ID)
-	return u, true, nil
+// googleAuthoritative reports whether Google vouches for email: it says the address is verified,
+// and it is a Gmail address or the account belongs to a Workspace domain. Only then may the
+// identity take over an existing account with that email.
+func googleAuthoritative(id SocialIdentity, email string) bool {
+	return id.EmailVerified && (strings.HasSuffix(EmailKey(email), "@gmail.com") || id.HostedDomain != "")
 }
 
-// clip shortens s to at most n characters.
-func clip(s string, n int) string {
-	s = strings.TrimSpace(s)
-	if utf8.RuneCountInString(s) <= n {
-		return s
+// adoptIdentity links a new identity to the account with its email, or makes an account for it,
+// and reports whether it made one.
+func (s *Service) adoptIdentity(ctx context.Context, provider string, id SocialIdentity) (bool, error) {
+	email, ok := NormalizeEmail(id.Email)
+	if !ok {
+		return false, ErrSocialNoEmail
 	}
-	return string([]rune(s)[:n])
+	now := s.now()
+	link := SocialLink{Provider: provider, Subject: id.Subject, EmailVerified: id.EmailVerified, At: now}
+	existing, err := s.store.UserByEmailKey(ctx, EmailKey(email))
+	if err == nil {
+		if !googleAuthoritative(id, email) {
+			s.log.Warn("social link refused: the provider is not authoritative for the email", "event", "social_link_refused",
+				"provider", provider, "user_id", existing.ID, "email_verified", id.EmailVerified)
+			return false, ErrSocialUnverifiedEmail
+		}
+		// The provider proves the address: what someone else may have added while it was unproven
+		// goes. An account whose email was never proven also loses its password, since whoever set
+		// it may not own the address, and every sign-in.
+		change := AccountChange{UserID: existing.ID, At: now, VerifyEmail: true, DropUnprovenSocial: true}
+		if !existing.EmailVerified {
+			change.SetPassword, change.PasswordHash, change.RevokeSessions = true, "", true
+		}
+		if err := s.store.LinkSocial(ctx, link, change); err != nil {
+			return false, err
+		}
+		s.log.Info("social identity linked", "event", "social_link", "provider", provider, "user_id", existing.ID,
+			"password_removed", change.SetPassword && existing.PasswordHash != "")
+		return false, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return false, err
+	}
+	u := User{ID: uuid.NewString(), FirstName: profileName(id.FirstName), LastName: profileName(id.LastName),
+		Email: email, EmailVerified: id.EmailVerified, Active: true, DateJoined: now}
+	if err := s.store.CreateSocialUser(ctx, u, link); err != nil {
+		var taken ValidationError
+		if errors.As(err, &taken) { // the email was registered meanwhile
+			return false, ErrConflict
+		}
+		return false, err
+	}
+	s.log.Info("user registered", "event", "register", "method", provider, "user_id", u.ID)
+	return true, nil
+}
+
+// profileName makes a name from a provider's profile fit the account rules: control characters
+// dropped, spaces trimmed, at most MaxNameLength characters.
+func profileName(name string) string {
+	name = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if isControlCharacter(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(name, "")))
+	if utf8.RuneCountInString(name) <= MaxNameLength {
+		return name
+	}
+	return string([]rune(name)[:MaxNameLength])
 }

@@ -9,24 +9,27 @@ import (
 
 // User is an account. PasswordHash is empty when the account has no usable password.
 type User struct {
-	ID                string
-	FirstName         string
-	LastName          string
-	Address           string
-	Email             string // as entered, domain lower-cased
-	Phone             string // E.164, empty for accounts made by social sign-in
-	EmailVerified     bool
-	Active            bool
-	DateJoined        time.Time
-	PasswordHash      string
-	PasswordChangedAt time.Time // tokens issued before it are no longer honoured
+	ID            string
+	FirstName     string
+	LastName      string
+	Address       string
+	Email         string // as entered, domain lower-cased
+	Phone         string // E.164, empty for accounts made by social sign-in
+	EmailVerified bool
+	Active        bool
+	DateJoined    time.Time
+	PasswordHash  string
+	// PasswordChangedAt moves whenever a credential of the account is replaced or removed (a
+	// reset, a password dropped by a Google link). A sign-in is stored only if it is still the
+	// value its check read, so no sign-in that checked an old credential survives the change.
+	PasswordChangedAt time.Time
 }
 
-// Standing is whether a user's tokens may be honoured: the account is active, and tokens issued
-// before PasswordChangedAt are not.
-type Standing struct {
-	Active            bool
-	PasswordChangedAt time.Time
+// SessionStanding is whether the sign-in an access token names may still be honoured.
+type SessionStanding struct {
+	UserID     string
+	Revoked    bool
+	UserActive bool
 }
 
 // EmailKey is the case-insensitive form of an email address under which it is unique.
@@ -38,11 +41,16 @@ type Session struct {
 	ID        string
 	UserID    string
 	CreatedAt time.Time
+	AMR       []string // how it was proven, RFC 8176 values: "pwd", "google"
+	// CredentialsAt is the user's PasswordChangedAt as the sign-in's check read it: the store
+	// creates the session only while the user is active and that is still so.
+	CredentialsAt time.Time
 }
 
 // RefreshToken is what the store keeps of an issued refresh token: its claims, never the token
-// itself. Ed25519 signatures are deterministic, so the same record always re-signs to the same
-// token string, which is how a retry inside the reuse window gets the identical successor.
+// itself. Its signatures (HS256, or Ed25519 for tokens issued before refresh keys existed) are
+// deterministic, so the same record always re-signs to the same token string, which is how a
+// retry inside the reuse window gets the identical successor.
 type RefreshToken struct {
 	JTI       string
 	SessionID string
@@ -61,6 +69,7 @@ type RefreshState struct {
 	SuccessorUsed  bool
 	SessionRevoked bool
 	SessionCreated time.Time
+	SessionAMR     []string
 	UserActive     bool
 	PasswordChange time.Time
 }
@@ -82,6 +91,32 @@ type ResetCode struct {
 type Outgoing struct {
 	Payload   []byte
 	CreatedAt time.Time
+	CodeID    string // the code it carries, if any: a newer code for the address stops it
+}
+
+// SocialLink is a provider identity linked to an account.
+type SocialLink struct {
+	Provider string
+	Subject  string
+	// EmailVerified says the provider vouched for the account's email when it was linked.
+	// Proving the email later removes the links that lack it.
+	EmailVerified bool
+	At            time.Time
+}
+
+// AccountChange is what a flow does to an account, decided by the domain and applied by the
+// store in the transaction of the change that causes it (a reset, a Google link).
+type AccountChange struct {
+	UserID string
+	At     time.Time
+	// SetPassword, when true, replaces the password hash with PasswordHash ("" removes it) and
+	// moves PasswordChangedAt to At.
+	SetPassword        bool
+	PasswordHash       string
+	VerifyEmail        bool
+	DropUnprovenSocial bool // remove the identities linked without a vouched-for email
+	RevokeSessions     bool // revoke every sign-in of the account
+	Mail               *Outgoing
 }
 
 // SigningKey is a token signing key. The newest active generation signs; every kept key
@@ -92,6 +127,17 @@ type SigningKey struct {
 	Private     ed25519.PrivateKey
 	CreatedAt   time.Time
 	ActivatesAt time.Time // it signs from then on; zero: at once
+}
+
+// RefreshKey is an HS256 secret that signs refresh tokens. They are read only by authd, so the
+// secret is never published; like signing keys, the newest active generation signs and every kept
+// one verifies.
+type RefreshKey struct {
+	ID          string
+	Generation  int
+	Secret      []byte
+	CreatedAt   time.Time
+	ActivatesAt time.Time
 }
 
 // Store is what the Service needs from persistence. Every method that changes more than one row
@@ -108,9 +154,9 @@ type Store interface {
 	UserByEmailKey(ctx context.Context, emailKey string) (User, error)
 	// UserByID returns the user, or ErrNotFound.
 	UserByID(ctx context.Context, id string) (User, error)
-	// UserStanding returns what decides whether a user's access tokens are honoured, in one
-	// indexed read: the hot path of every verify. ErrNotFound when the user is gone.
-	UserStanding(ctx context.Context, id string) (Standing, error)
+	// SessionStanding returns what decides whether an access token of the sign-in is honoured,
+	// in one indexed read: the hot path of every verify. ErrNotFound when it is gone.
+	SessionStanding(ctx context.Context, sessionID string) (SessionStanding, error)
 	// PhoneTaken reports whether an account has that E.164 phone number.
 	PhoneTaken(ctx context.Context, phone string) (bool, error)
 	// ReplacePasswordHash swaps the hash only if it is still old (a re-hash with new parameters).
@@ -118,15 +164,15 @@ type Store interface {
 
 	// UserBySocial returns the user linked to a provider's subject, or ErrNotFound.
 	UserBySocial(ctx context.Context, provider, subject string) (User, error)
-	// CreateSocialUser inserts u linked to the provider's subject, in one transaction. A taken
+	// CreateSocialUser inserts u linked to the provider's identity, in one transaction. A taken
 	// email is a ValidationError; a subject already linked is ErrConflict.
-	CreateSocialUser(ctx context.Context, u User, provider, subject string) error
-	// LinkSocial links the provider's subject to an existing user and marks the email verified.
-	// With dropPassword, the user's password is removed and every session revoked, in the same
+	CreateSocialUser(ctx context.Context, u User, link SocialLink) error
+	// LinkSocial links the provider's identity to an existing user and applies change, in one
 	// transaction. A subject already linked is ErrConflict.
-	LinkSocial(ctx context.Context, userID, provider, subject string, dropPassword bool, now time.Time) error
+	LinkSocial(ctx context.Context, link SocialLink, change AccountChange) error
 
-	// CreateSession stores a new sign-in and its first refresh token.
+	// CreateSession stores a new sign-in and its first refresh token, only while the user is
+	// active and its PasswordChangedAt is s.CredentialsAt; otherwise ErrConflict.
 	CreateSession(ctx context.Context, s Session, first RefreshToken) error
 	// RefreshState returns the state of a refresh token by its jti, or ErrNotFound.
 	RefreshState(ctx context.Context, jti string) (RefreshState, error)
@@ -136,24 +182,28 @@ type Store interface {
 	// RevokeSession revokes a sign-in and so every refresh token of it.
 	RevokeSession(ctx context.Context, sessionID string, now time.Time) error
 
-	// AddResetCode stores code (which replaces older ones) and its email, unless limit codes were
-	// already made for the same email key since since: then it returns a *ThrottledError whose
-	// RetryAfter is measured from code.CreatedAt. A limit of 0 means no limit.
+	// AddResetCode stores code (which replaces older ones, and stops their unsent emails) and its
+	// email, unless limit codes were already made for the same email key since since: then it
+	// returns a *ThrottledError whose RetryAfter is measured from code.CreatedAt. A limit of 0
+	// means no limit.
 	AddResetCode(ctx context.Context, code ResetCode, mail *Outgoing, limit int, since time.Time) error
 	// ClaimResetCode counts one attempt against the newest code for the email key and returns it,
 	// if it is unused, unexpired at now and had fewer than maxAttempts; otherwise ErrNotFound.
 	ClaimResetCode(ctx context.Context, emailKey string, now time.Time, maxAttempts int) (ResetCode, error)
 	// RefundResetAttempt gives back the attempt a correct check counted.
 	RefundResetAttempt(ctx context.Context, codeID string) error
-	// ResetPassword uses up the code, sets the user's password hash, marks the email verified,
-	// sets PasswordChangedAt to now, revokes every session of the user and queues mail, in one
-	// transaction. A code already used returns ErrNotFound.
-	ResetPassword(ctx context.Context, codeID, userID, hash string, now time.Time, mail *Outgoing) error
+	// ResetPassword uses up the code and applies change, in one transaction. A code already used
+	// returns ErrNotFound.
+	ResetPassword(ctx context.Context, codeID string, change AccountChange) error
 
 	// SigningKeys returns every kept signing key, newest generation first.
 	SigningKeys(ctx context.Context) ([]SigningKey, error)
 	// AddSigningKey stores k unless a key of its generation exists (another instance won).
 	AddSigningKey(ctx context.Context, k SigningKey) error
+	// RefreshKeys returns every kept refresh key, newest generation first.
+	RefreshKeys(ctx context.Context) ([]RefreshKey, error)
+	// AddRefreshKey stores k unless a key of its generation exists.
+	AddRefreshKey(ctx context.Context, k RefreshKey) error
 	// Secret returns the stored secret of that name, storing candidate first if there is none.
 	Secret(ctx context.Context, name string, candidate []byte) ([]byte, error)
 

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -10,12 +11,21 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-func testMaker(t *testing.T, now time.Time) (*tokenMaker, SigningKey) {
+func testMaker(t testing.TB, now time.Time) (*tokenMaker, SigningKey) {
 	t.Helper()
-	m := newTokenMaker("authd", func() time.Time { return now })
+	m := newTokenMaker("authd", "", func() time.Time { return now })
 	k := NewSigningKey(1, now)
-	m.setKeys([]SigningKey{k}, now)
+	m.setKeys([]SigningKey{k}, []RefreshKey{NewRefreshKey(1, now)}, now)
 	return m, k
+}
+
+// access and refresh describe test tokens signed with the maker's current keys.
+func access(m *tokenMaker, jti string) token {
+	return token{jti: jti, userID: "user", sessionID: "sid", keyID: m.signingKeyID(), amr: []string{"pwd"}}
+}
+
+func refresh(m *tokenMaker, jti string) token {
+	return token{jti: jti, userID: "user", sessionID: "sid", keyID: m.refreshKeyID()}
 }
 
 // signRaw signs arbitrary claims with the real key, as a bug or a stolen key would.
@@ -34,7 +44,7 @@ func TestTimeClaims(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	m, k := testMaker(t, now)
 	base := func() jwt.MapClaims {
-		return jwt.MapClaims{"token_type": "access", "jti": "j", "user_id": "u", "sub": "u", "iss": "authd",
+		return jwt.MapClaims{"token_type": "access", "jti": "j", "user_id": "u", "sub": "u", "sid": "s", "iss": "authd",
 			"iat": now.Unix(), "exp": now.Add(time.Minute).Unix()}
 	}
 	if _, err := m.parse(signRaw(t, k, base()), TypeAccess); err != nil {
@@ -53,6 +63,8 @@ func TestTimeClaims(t *testing.T) {
 		"no iat":             func(c jwt.MapClaims) { delete(c, "iat") },
 		"iat a string":       func(c jwt.MapClaims) { c["iat"] = "now" },
 		"user_id not string": func(c jwt.MapClaims) { c["user_id"] = 7 },
+		"no sid":             func(c jwt.MapClaims) { delete(c, "sid") },
+		"sid not string":     func(c jwt.MapClaims) { c["sid"] = 7 },
 	}
 	for name, change := range cases {
 		c := base()
@@ -63,31 +75,109 @@ func TestTimeClaims(t *testing.T) {
 	}
 }
 
-func TestPreciseIssuedAtRoundTrips(t *testing.T) {
-	at := time.UnixMicro(1_800_000_000_123_456)
-	b, _ := json.Marshal(preciseTime{at})
-	if string(b) != "1800000000.123456" {
-		t.Fatalf("marshal = %s", b)
-	}
-	for in, want := range map[string]int64{"1800000000.123456": 1_800_000_000_123_456, "1800000000": 1_800_000_000_000_000, "1800000000.5": 1_800_000_000_500_000} {
-		var p preciseTime
-		if err := json.Unmarshal([]byte(in), &p); err != nil || p.UnixMicro() != want {
-			t.Errorf("unmarshal %s = %v, %v", in, p.UnixMicro(), err)
+func TestTimesAreWholeSeconds(t *testing.T) {
+	now := time.UnixMicro(1_800_000_000_987_654)
+	m, _ := testMaker(t, now)
+	for typ, d := range map[string]token{TypeAccess: access(m, "j"), TypeRefresh: refresh(m, "j")} {
+		raw, err := m.mint(typ, d, now, now.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, _ := jwt.NewParser().DecodeSegment(strings.Split(raw, ".")[1])
+		// Truncated, never rounded up: a verifier must not see an iat in its future.
+		if !strings.Contains(string(payload), `"iat":1800000000,`) || !strings.Contains(string(payload), `"exp":1800000060,`) {
+			t.Errorf("%s token: iat and exp are not whole seconds: %s", typ, payload)
 		}
 	}
-	var p preciseTime
-	for _, bad := range []string{`"x"`, `1.-5`, `null`, `1e400`} {
-		if json.Unmarshal([]byte(bad), &p) == nil && bad != "null" {
-			t.Errorf("unmarshal %s accepted", bad)
+}
+
+func TestEachTokenTypeHasItsOwnKeys(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	m, k := testMaker(t, now)
+	ref, _ := m.mint(TypeRefresh, refresh(m, "r"), now, now.Add(time.Hour))
+	acc, _ := m.mint(TypeAccess, access(m, "a"), now, now.Add(time.Minute))
+	m.verified = verifiedCache{} // judge the signatures, not what this process remembers
+	head := func(raw string) map[string]any {
+		b, _ := jwt.NewParser().DecodeSegment(strings.Split(raw, ".")[0])
+		var h map[string]any
+		json.Unmarshal(b, &h)
+		return h
+	}
+	if h := head(ref); h["alg"] != "HS256" || h["kid"] != m.refreshKeyID() || h["kid"] == k.ID {
+		t.Fatalf("refresh token header %v: want HS256 under the refresh key", h)
+	}
+	for _, jwk := range m.jwks() {
+		if jwk.KeyID == m.refreshKeyID() {
+			t.Fatal("the refresh key is published")
+		}
+	}
+	if _, err := m.parse(ref, TypeRefresh); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.parse(acc, TypeAccess); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.parse(ref, TypeAccess); err != ErrTokenInvalid {
+		t.Fatal("a refresh token passed as an access token")
+	}
+	if _, err := m.parse(acc, TypeRefresh); err != ErrTokenInvalid {
+		t.Fatal("an access token passed as a refresh token")
+	}
+	secret := m.keys.Load().refresh[m.refreshKeyID()]
+	claims := jwt.MapClaims{"token_type": "refresh", "jti": "x", "user_id": "user", "sub": "user", "sid": "sid", "iss": "authd",
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	// HS256 under the refresh secret but naming the signing key, and under the public key.
+	for name, key := range map[string][]byte{"refresh secret": secret, "public key": k.Private.Public().(ed25519.PublicKey)} {
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
+		tok.Header["kid"] = k.ID
+		raw, _ := tok.SignedString(key)
+		if _, err := m.parse(raw, TypeRefresh); err != ErrTokenInvalid {
+			t.Errorf("HS256 with the signing key's kid, keyed by the %s: accepted", name)
+		}
+	}
+	// A refresh token issued before refresh keys existed (EdDSA, signing key) still refreshes.
+	legacy := signRaw(t, k, claims)
+	if _, err := m.parse(legacy, TypeRefresh); err != nil {
+		t.Fatalf("a refresh token signed by a signing key (before the upgrade) is refused: %v", err)
+	}
+}
+
+func TestAudience(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	m := newTokenMaker("authd", "api.example.com", func() time.Time { return now })
+	k := NewSigningKey(1, now)
+	m.setKeys([]SigningKey{k}, []RefreshKey{NewRefreshKey(1, now)}, now)
+	acc, _ := m.mint(TypeAccess, access(m, "a"), now, now.Add(time.Minute))
+	payload, _ := jwt.NewParser().DecodeSegment(strings.Split(acc, ".")[1])
+	if !strings.Contains(string(payload), `"aud":["api.example.com"]`) {
+		t.Fatalf("no aud issued: %s", payload)
+	}
+	base := jwt.MapClaims{"token_type": "access", "jti": "j", "user_id": "u", "sub": "u", "sid": "s", "iss": "authd",
+		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix()}
+	for _, tc := range []struct {
+		aud any
+		ok  bool
+	}{{nil, false}, {"other", false}, {"api.example.com", true}, {[]string{"other"}, false}, {[]string{"other", "api.example.com"}, true}} {
+		aud, ok := tc.aud, tc.ok
+		c := jwt.MapClaims{}
+		for k, v := range base {
+			c[k] = v
+		}
+		if aud != nil {
+			c["aud"] = aud
+		}
+		_, err := m.parse(signRaw(t, k, c), TypeAccess)
+		if (err == nil) != ok {
+			t.Errorf("aud %v: parse = %v, want accepted %v", aud, err, ok)
 		}
 	}
 }
 
 func TestMintIsDeterministic(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	m, k := testMaker(t, now)
-	a, _ := m.mint(TypeRefresh, "jti", "user", k.ID, now, now.Add(time.Hour))
-	b, _ := m.mint(TypeRefresh, "jti", "user", k.ID, now, now.Add(time.Hour))
+	m, _ := testMaker(t, now)
+	a, _ := m.mint(TypeRefresh, refresh(m, "jti"), now, now.Add(time.Hour))
+	b, _ := m.mint(TypeRefresh, refresh(m, "jti"), now, now.Add(time.Hour))
 	if a != b {
 		t.Fatal("the same record signed twice gives two tokens: retries would not get the identical successor")
 	}
@@ -102,8 +192,8 @@ func TestOversizedTokenIsNotParsed(t *testing.T) {
 
 func FuzzParseToken(f *testing.F) {
 	now := time.Unix(1_800_000_000, 0)
-	m, k := testMaker(&testing.T{}, now)
-	good, _ := m.mint(TypeAccess, "jti", "user", k.ID, now, now.Add(time.Minute))
+	m, _ := testMaker(f, now)
+	good, _ := m.mint(TypeAccess, access(m, "jti"), now, now.Add(time.Minute))
 	for _, seed := range []string{good, good + "=", "a.b.c", "..", "", "eyJhbGciOiJub25lIn0.e30.", strings.Repeat(".", 100)} {
 		f.Add(seed)
 	}
@@ -121,12 +211,12 @@ func FuzzParseToken(f *testing.F) {
 func TestVerifiedCacheKeepsEveryCheck(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	clock := now
-	m := newTokenMaker("authd", func() time.Time { return clock })
+	m := newTokenMaker("authd", "", func() time.Time { return clock })
 	k := NewSigningKey(1, now)
-	m.setKeys([]SigningKey{k}, now)
-	tok, _ := m.mint(TypeAccess, "jti", "user", k.ID, now, now.Add(time.Minute))
-	refresh, _ := m.mint(TypeRefresh, "jti2", "user", k.ID, now, now.Add(time.Hour))
-	if m.verified.get(tok) == nil || m.verified.get(refresh) == nil {
+	m.setKeys([]SigningKey{k}, []RefreshKey{NewRefreshKey(1, now)}, now)
+	tok, _ := m.mint(TypeAccess, access(m, "jti"), now, now.Add(time.Minute))
+	ref, _ := m.mint(TypeRefresh, refresh(m, "jti2"), now, now.Add(time.Hour))
+	if m.verified.get(tok) == nil || m.verified.get(ref) == nil {
 		t.Fatal("tokens this process signed were not remembered")
 	}
 	m.verified = verifiedCache{} // a token signed elsewhere is remembered once checked
@@ -146,12 +236,12 @@ func TestVerifiedCacheKeepsEveryCheck(t *testing.T) {
 		t.Fatal("a remembered token passed after its expiry")
 	}
 
-	refresh, _ = m.mint(TypeRefresh, "jti3", "user", k.ID, clock, clock.Add(time.Hour))
-	if _, err := m.parse(refresh, TypeRefresh); err != nil {
+	ref, _ = m.mint(TypeRefresh, refresh(m, "jti3"), clock, clock.Add(time.Hour))
+	if _, err := m.parse(ref, TypeRefresh); err != nil {
 		t.Fatal(err)
 	}
-	m.setKeys([]SigningKey{NewSigningKey(2, clock)}, clock) // k withdrawn from the store
-	if _, err := m.parse(refresh, TypeRefresh); err != ErrTokenInvalid {
+	m.setKeys([]SigningKey{NewSigningKey(2, clock)}, []RefreshKey{NewRefreshKey(2, clock)}, clock) // k withdrawn from the store
+	if _, err := m.parse(ref, TypeRefresh); err != ErrTokenInvalid {
 		t.Fatal("a remembered token passed after its key was withdrawn")
 	}
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -30,6 +31,19 @@ type Registration struct {
 	Phone     string
 	Password  *string
 }
+
+// isControlCharacter reports whether r is a control character (category Cc: line breaks and
+// tabs included) or a Unicode bidirectional control, which can make text read other than it is.
+func isControlCharacter(r rune) bool {
+	switch {
+	case unicode.IsControl(r), r == '\u061c', r == '\u200e', r == '\u200f', '\u202a' <= r && r <= '\u202e', '\u2066' <= r && r <= '\u2069':
+		return true
+	}
+	return false
+}
+
+// HasControlCharacters reports whether s holds a control character (see isControlCharacter).
+func HasControlCharacters(s string) bool { return strings.IndexFunc(s, isControlCharacter) >= 0 }
 
 // TooLong is the contract's message for a value over its limit.
 func TooLong(limit int) string {
@@ -110,7 +124,9 @@ func (s *Service) Register(ctx context.Context, r Registration) error {
 		err = s.store.CreateUser(ctx, u, nil, nil)
 	} else {
 		code, digits := s.newResetCode(EmailKey(email), u.ID, now)
-		err = s.store.CreateUser(ctx, u, &code, s.seal(welcomeMessage(u, digits, s.cfg.CodeTTL)))
+		mail := s.seal(welcomeMessage(u.Email, digits, s.cfg.CodeTTL))
+		mail.CodeID = code.ID
+		err = s.store.CreateUser(ctx, u, &code, mail)
 	}
 	if err != nil {
 		return err

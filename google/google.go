@@ -205,6 +205,7 @@ type claims struct {
 	Subject       string   `json:"sub"`
 	Email         string   `json:"email"`
 	EmailVerified flexBool `json:"email_verified"`
+	HostedDomain  string   `json:"hd"`
 	GivenName     string   `json:"given_name"`
 	FamilyName    string   `json:"family_name"`
 	Name          string   `json:"name"`
@@ -218,7 +219,7 @@ func (c claims) identity() (auth.SocialIdentity, error) {
 	if first == "" && last == "" {
 		first, last, _ = strings.Cut(strings.TrimSpace(c.Name), " ")
 	}
-	return auth.SocialIdentity{Subject: c.Subject, Email: c.Email, EmailVerified: bool(c.EmailVerified), FirstName: first, LastName: last}, nil
+	return auth.SocialIdentity{Subject: c.Subject, Email: c.Email, EmailVerified: bool(c.EmailVerified), HostedDomain: c.HostedDomain, FirstName: first, LastName: last}, nil
 }
 
 // flexBool reads a JSON boolean that some Google answers send as the string "true".

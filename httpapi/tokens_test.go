@@ -47,13 +47,35 @@ func TestIssuedTokens(t *testing.T) {
 	keys := jwks.body["keys"].([]any)
 	kid := keys[0].(map[string]any)["kid"]
 
+	if len(keys) != 1 {
+		t.Fatalf("JWKS %s: want the one signing key", jwks.raw)
+	}
+	sids := map[string]any{}
 	for typ, tok := range map[string]string{"access": access, "refresh": refresh} {
 		h, p, _ := parts(t, tok)
-		if h["alg"] != "EdDSA" || h["kid"] != kid {
-			t.Errorf("%s header %v, want alg EdDSA and kid %v", typ, h, kid)
+		// Access tokens are EdDSA under the published key; refresh tokens HS256 under a key of
+		// their own that the JWKS never lists.
+		if typ == "access" && (h["alg"] != "EdDSA" || h["kid"] != kid) {
+			t.Errorf("access header %v, want alg EdDSA and kid %v", h, kid)
 		}
-		if p["token_type"] != typ || p["user_id"] == "" || p["sub"] != p["user_id"] || p["iss"] != "authd" || p["jti"] == "" {
+		if typ == "refresh" && (h["alg"] != "HS256" || h["kid"] == kid || h["kid"] == nil || strings.Contains(jwks.raw, h["kid"].(string))) {
+			t.Errorf("refresh header %v, want alg HS256 and a kid the JWKS does not list", h)
+		}
+		if p["token_type"] != typ || p["user_id"] == "" || p["sub"] != p["user_id"] || p["iss"] != "authd" || p["jti"] == "" || p["sid"] == nil {
 			t.Errorf("%s claims %v", typ, p)
+		}
+		sids[typ] = p["sid"]
+		if _, ok := p["aud"]; ok {
+			t.Errorf("%s token has aud without AUTH_AUDIENCE: %v", typ, p)
+		}
+		if jti, _ := p["jti"].(string); len(jti) < 22 {
+			t.Errorf("%s jti %q is too short to hold 128 random bits", typ, jti)
+		}
+		// Whole seconds, so that every verifier accepts the token the moment it is issued.
+		for _, claim := range []string{"iat", "exp"} {
+			if v, _ := p[claim].(float64); v != float64(int64(v)) || v == 0 {
+				t.Errorf("%s %s = %v, want whole seconds", typ, claim, p[claim])
+			}
 		}
 		if strings.Contains(p["sub"].(string), "@") {
 			t.Errorf("sub is an email: %v", p["sub"])
@@ -68,6 +90,12 @@ func TestIssuedTokens(t *testing.T) {
 		if got := time.Duration(exp-iat) * time.Second; got < lifetime-time.Second || got > lifetime {
 			t.Errorf("%s lives %v, want %v", typ, got, lifetime)
 		}
+		if amr, _ := json.Marshal(p["amr"]); typ == "access" && string(amr) != `["pwd"]` {
+			t.Errorf("access amr %s, want [\"pwd\"]", amr)
+		}
+	}
+	if sids["access"] != sids["refresh"] {
+		t.Errorf("the pair names two sign-ins: %v", sids)
 	}
 }
 

@@ -38,6 +38,7 @@ var dialect = sqlstore.Dialect{
 	Goose:      goose.DialectPostgres,
 	Numbered:   true,
 	SkipLocked: "FOR UPDATE SKIP LOCKED",
+	ForShare:   "FOR SHARE",
 	LockEmail:  "SELECT pg_advisory_xact_lock(hashtext(?))",
 	UniqueViolation: func(err error) string {
 		var pg *pgconn.PgError

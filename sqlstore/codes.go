@@ -8,10 +8,13 @@ import (
 	auth "github.com/authd/authd"
 )
 
+// insertCode stores a code, which replaces the older codes of its email key.
 func (s *Store) insertCode(ctx context.Context, tx *sql.Tx, c auth.ResetCode) error {
 	user := sql.NullString{String: c.UserID, Valid: c.UserID != ""}
-	_, err := s.exec(ctx, tx, "insertCode", c.ID, c.EmailKey, user, c.Hash, micros(c.CreatedAt), micros(c.ExpiresAt))
-	return err
+	if _, err := s.exec(ctx, tx, "insertCode", c.ID, c.EmailKey, user, c.Hash, micros(c.CreatedAt), micros(c.ExpiresAt)); err != nil {
+		return err
+	}
+	return s.stopReplacedCodeMail(ctx, tx, c)
 }
 
 // AddResetCode stores a code and its email unless the hourly cap is reached.
@@ -39,6 +42,12 @@ func (s *Store) AddResetCode(ctx context.Context, c auth.ResetCode, mail *auth.O
 	})
 }
 
+// stopReplacedCodeMail stops the unsent emails of the codes c replaces.
+func (s *Store) stopReplacedCodeMail(ctx context.Context, tx *sql.Tx, c auth.ResetCode) error {
+	_, err := s.exec(ctx, tx, "stopReplacedCodeMail", micros(c.CreatedAt), []byte{}, c.EmailKey, c.ID)
+	return err
+}
+
 // ClaimResetCode counts an attempt against the newest live code of the email and returns it.
 func (s *Store) ClaimResetCode(ctx context.Context, emailKey string, now time.Time, maxAttempts int) (auth.ResetCode, error) {
 	var c auth.ResetCode
@@ -55,22 +64,16 @@ func (s *Store) RefundResetAttempt(ctx context.Context, codeID string) error {
 	return s.wrap(err)
 }
 
-// ResetPassword uses the code and applies the new password, in one transaction.
-func (s *Store) ResetPassword(ctx context.Context, codeID, userID, hash string, now time.Time, mail *auth.Outgoing) error {
+// ResetPassword uses the code and applies the change, in one transaction.
+func (s *Store) ResetPassword(ctx context.Context, codeID string, change auth.AccountChange) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		n, err := s.exec(ctx, tx, "useCode", micros(now), codeID)
+		n, err := s.exec(ctx, tx, "useCode", micros(change.At), codeID)
 		if err != nil {
 			return err
 		}
 		if n == 0 {
 			return auth.ErrNotFound
 		}
-		if _, err := s.exec(ctx, tx, "resetPassword", hash, micros(now), userID); err != nil {
-			return err
-		}
-		if _, err := s.exec(ctx, tx, "revokeUserSessions", micros(now), userID); err != nil {
-			return err
-		}
-		return s.insertOutbox(ctx, tx, mail)
+		return s.applyChange(ctx, tx, change)
 	})
 }

@@ -12,7 +12,8 @@ func (s *Store) insertOutbox(ctx context.Context, tx *sql.Tx, m *auth.Outgoing) 
 	if m == nil {
 		return nil
 	}
-	_, err := s.exec(ctx, tx, "insertOutbox", m.Payload, micros(m.CreatedAt), micros(m.CreatedAt))
+	code := sql.NullString{String: m.CodeID, Valid: m.CodeID != ""}
+	_, err := s.exec(ctx, tx, "insertOutbox", m.Payload, micros(m.CreatedAt), micros(m.CreatedAt), code)
 	return err
 }
 

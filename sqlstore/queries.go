@@ -7,23 +7,32 @@ var queries = map[string]string{
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	"userByEmailKey": `SELECT ` + userColumns + ` FROM users WHERE email_key = ?`,
 	"userByID":       `SELECT ` + userColumns + ` FROM users WHERE id = ?`,
-	"userStanding":   `SELECT is_active, password_changed_at FROM users WHERE id = ?`,
-	"phoneTaken":     `SELECT COUNT(*) FROM users WHERE phone = ?`,
-	"replaceHash":    `UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`,
+	"sessionStanding": `SELECT s.user_id, s.revoked_at, u.is_active FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.id = ?`,
+	"phoneTaken":  `SELECT COUNT(*) FROM users WHERE phone = ?`,
+	"replaceHash": `UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`,
 	"userBySocial": `SELECT ` + userColumns + ` FROM users
 		WHERE id = (SELECT user_id FROM social_accounts WHERE provider = ? AND subject = ?)`,
-	"insertSocial": `INSERT INTO social_accounts (provider, subject, user_id, created_at) VALUES (?, ?, ?, ?)`,
-	"verifyEmail":  `UPDATE users SET email_verified = 1 WHERE id = ?`,
-	// The account's password was set by someone who never proved the email; the provider has.
-	"dropPassword": `UPDATE users SET password_hash = '', email_verified = 1, password_changed_at = ? WHERE id = ?`,
+	"insertSocial": `INSERT INTO social_accounts (provider, subject, user_id, created_at, email_verified) VALUES (?, ?, ?, ?, ?)`,
 
-	"insertSession": `INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+	// The statements of an auth.AccountChange.
+	"setPassword":        `UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?`,
+	"verifyEmail":        `UPDATE users SET email_verified = 1 WHERE id = ?`,
+	"dropUnprovenSocial": `DELETE FROM social_accounts WHERE user_id = ? AND email_verified = 0`,
+	"revokeUserSessions": `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`,
+
+	// A sign-in is stored only if the credentials its check read are still the account's: a
+	// reset committed meanwhile moved password_changed_at. On PostgreSQL the user's row is
+	// share-locked, so a reset either waits for this sign-in (and then revokes it) or commits
+	// first (and this inserts nothing).
+	"insertSession": `INSERT INTO sessions (id, user_id, created_at, expires_at, amr)
+		SELECT ?, id, ?, ?, ? FROM users WHERE id = ? AND is_active = 1 AND password_changed_at = ? {for_share}`,
 	"extendSession": `UPDATE sessions SET expires_at = ? WHERE id = ? AND expires_at < ?`,
 	"insertRefresh": `INSERT INTO refresh_tokens (jti, session_id, user_id, key_id, issued_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?)`,
 	"refreshState": `SELECT t.jti, t.session_id, t.user_id, t.key_id, t.issued_at, t.expires_at, t.used_at,
 		n.jti, n.key_id, n.issued_at, n.expires_at, n.used_at,
-		s.created_at, s.revoked_at, u.is_active, u.password_changed_at
+		s.created_at, s.revoked_at, s.amr, u.is_active, u.password_changed_at
 		FROM refresh_tokens t
 		JOIN sessions s ON s.id = t.session_id
 		JOIN users u ON u.id = t.user_id
@@ -35,8 +44,7 @@ var queries = map[string]string{
 	"useRefresh": `UPDATE refresh_tokens SET used_at = ?, successor_jti = ?
 		WHERE jti = ? AND used_at IS NULL
 		AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL)`,
-	"revokeSession":      `UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
-	"revokeUserSessions": `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`,
+	"revokeSession": `UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
 
 	"countCodes": `SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM reset_codes WHERE email_key = ? AND created_at > ?`,
 	"insertCode": `INSERT INTO reset_codes (id, email_key, user_id, code_hash, created_at, expires_at)
@@ -47,11 +55,14 @@ var queries = map[string]string{
 		WHERE seq = (SELECT MAX(seq) FROM reset_codes WHERE email_key = ?)
 		AND used_at IS NULL AND expires_at > ? AND attempts < ?
 		RETURNING id, email_key, COALESCE(user_id, ''), code_hash, created_at, expires_at`,
-	"refundCode":    `UPDATE reset_codes SET attempts = attempts - 1 WHERE id = ? AND attempts > 0`,
-	"useCode":       `UPDATE reset_codes SET used_at = ? WHERE id = ? AND used_at IS NULL`,
-	"resetPassword": `UPDATE users SET password_hash = ?, email_verified = 1, password_changed_at = ? WHERE id = ?`,
+	"refundCode": `UPDATE reset_codes SET attempts = attempts - 1 WHERE id = ? AND attempts > 0`,
+	"useCode":    `UPDATE reset_codes SET used_at = ? WHERE id = ? AND used_at IS NULL`,
+	// A newer code replaces the older ones, so their emails, if not yet out, are not sent.
+	"stopReplacedCodeMail": `UPDATE outbox SET dead_at = ?, payload = ?, last_error = 'replaced by a newer code'
+		WHERE code_id IN (SELECT id FROM reset_codes WHERE email_key = ? AND id <> ?)
+		AND sent_at IS NULL AND dead_at IS NULL`,
 
-	"insertOutbox": `INSERT INTO outbox (payload, created_at, next_attempt_at) VALUES (?, ?, ?)`,
+	"insertOutbox": `INSERT INTO outbox (payload, created_at, next_attempt_at, code_id) VALUES (?, ?, ?, ?)`,
 	// A claim leases due rows so that concurrent senders (other instances) skip them; a sender
 	// that dies mid-send lets its lease lapse and the row is tried again. The most overdue go
 	// first, in the due index's order, so a claim reads the rows it takes, not the whole backlog.
@@ -66,6 +77,8 @@ var queries = map[string]string{
 
 	"signingKeys":   `SELECT kid, generation, private_key, created_at, activates_at FROM signing_keys ORDER BY generation DESC`,
 	"addSigningKey": `INSERT INTO signing_keys (kid, generation, private_key, created_at, activates_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	"refreshKeys":   `SELECT kid, generation, secret, created_at, activates_at FROM refresh_keys ORDER BY generation DESC`,
+	"addRefreshKey": `INSERT INTO refresh_keys (kid, generation, secret, created_at, activates_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 	"addSecret":     `INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING`,
 	"secret":        `SELECT value FROM secrets WHERE name = ?`,
 

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 
 	auth "github.com/authd/authd"
@@ -11,11 +12,17 @@ import (
 // sessionExpirySlack is how far past its newest token's expiry a sign-in's is set when moved.
 const sessionExpirySlack = time.Hour
 
-// CreateSession stores a sign-in and its first refresh token in one transaction.
+// CreateSession stores a sign-in and its first refresh token in one transaction, if the user is
+// active and its credentials are still those the sign-in checked; otherwise auth.ErrConflict.
 func (s *Store) CreateSession(ctx context.Context, sess auth.Session, first auth.RefreshToken) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.exec(ctx, tx, "insertSession", sess.ID, sess.UserID, micros(sess.CreatedAt), micros(first.ExpiresAt)); err != nil {
+		n, err := s.exec(ctx, tx, "insertSession", sess.ID, micros(sess.CreatedAt), micros(first.ExpiresAt),
+			strings.Join(sess.AMR, ","), sess.UserID, micros(sess.CredentialsAt))
+		if err != nil {
 			return err
+		}
+		if n == 0 {
+			return auth.ErrConflict
 		}
 		return s.insertRefresh(ctx, tx, first)
 	})
@@ -34,10 +41,11 @@ func (s *Store) RefreshState(ctx context.Context, jti string) (auth.RefreshState
 	var nJTI, nKey sql.NullString
 	var nIssued, nExpires, nUsed sql.NullInt64
 	var active int
+	var amr string
 	err := s.row(ctx, nil, "refreshState", jti).Scan(
 		&st.Token.JTI, &st.Token.SessionID, &st.Token.UserID, &st.Token.KeyID, &issued, &expires, &used,
 		&nJTI, &nKey, &nIssued, &nExpires, &nUsed,
-		&sessCreated, &sessRevoked, &active, &changed)
+		&sessCreated, &sessRevoked, &amr, &active, &changed)
 	if err != nil {
 		return st, s.wrap(err)
 	}
@@ -47,7 +55,7 @@ func (s *Store) RefreshState(ctx context.Context, jti string) (auth.RefreshState
 			KeyID: nKey.String, IssuedAt: fromNullMicros(nIssued), ExpiresAt: fromNullMicros(nExpires)}
 		st.SuccessorUsed = nUsed.Valid
 	}
-	st.SessionCreated, st.SessionRevoked = fromMicros(sessCreated), sessRevoked.Valid
+	st.SessionCreated, st.SessionRevoked, st.SessionAMR = fromMicros(sessCreated), sessRevoked.Valid, splitAMR(amr)
 	st.UserActive, st.PasswordChange = active != 0, fromMicros(changed)
 	return st, nil
 }
@@ -77,6 +85,13 @@ func (s *Store) rotate(ctx context.Context, tx *sql.Tx, jti string, next auth.Re
 		return err
 	}
 	return s.insertRefresh(ctx, tx, next)
+}
+
+func splitAMR(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 // RevokeSession revokes a sign-in.

@@ -29,6 +29,10 @@ type Dialect struct {
 	// SkipLocked is appended to the outbox claim's row selection (FOR UPDATE SKIP LOCKED) where
 	// the database has it; SQLite serialises writers instead.
 	SkipLocked string
+	// ForShare is appended to the read of the user a new sign-in depends on (FOR SHARE), so a
+	// concurrent change of the user's credentials waits for it or it sees the change. SQLite's
+	// writers are serialised anyway.
+	ForShare string
 	// GroupCommit batches concurrent refresh rotations into one transaction (see rotations.go):
 	// for databases whose writers are serialised and commit one fsync at a time.
 	GroupCommit bool
@@ -90,7 +94,7 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) rebind(q string) string {
-	q = strings.ReplaceAll(q, "{skip_locked}", s.d.SkipLocked)
+	q = strings.NewReplacer("{skip_locked}", s.d.SkipLocked, "{for_share}", s.d.ForShare).Replace(q)
 	if !s.d.Numbered {
 		return q
 	}

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"time"
 
 	auth "github.com/authd/authd"
 )
@@ -65,36 +64,55 @@ func (s *Store) UserBySocial(ctx context.Context, provider, subject string) (aut
 	return u, s.wrap(err)
 }
 
-// CreateSocialUser inserts u and its link to the provider's subject, in one transaction.
-func (s *Store) CreateSocialUser(ctx context.Context, u auth.User, provider, subject string) error {
+// CreateSocialUser inserts u and its link to the provider's identity, in one transaction.
+func (s *Store) CreateSocialUser(ctx context.Context, u auth.User, link auth.SocialLink) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.insertUser(ctx, tx, u); err != nil {
 			return err
 		}
-		_, err := s.exec(ctx, tx, "insertSocial", provider, subject, u.ID, micros(u.DateJoined))
-		return err
+		return s.insertSocial(ctx, tx, u.ID, link)
 	})
 	return s.userConflict(err)
 }
 
-// LinkSocial links a subject to an existing user; with dropPassword it also removes the user's
-// password and revokes every session, in the same transaction.
-func (s *Store) LinkSocial(ctx context.Context, userID, provider, subject string, dropPassword bool, now time.Time) error {
+// LinkSocial links an identity to an existing user and applies change, in one transaction.
+func (s *Store) LinkSocial(ctx context.Context, link auth.SocialLink, change auth.AccountChange) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.exec(ctx, tx, "insertSocial", provider, subject, userID, micros(now)); err != nil {
+		// The change first: dropping unproven identities must not drop the one being linked.
+		if err := s.applyChange(ctx, tx, change); err != nil {
 			return err
 		}
-		if !dropPassword {
-			_, err := s.exec(ctx, tx, "verifyEmail", userID)
-			return err
-		}
-		if _, err := s.exec(ctx, tx, "dropPassword", micros(now), userID); err != nil {
-			return err
-		}
-		_, err := s.exec(ctx, tx, "revokeUserSessions", micros(now), userID)
-		return err
+		return s.insertSocial(ctx, tx, change.UserID, link)
 	})
 	return s.userConflict(err)
+}
+
+func (s *Store) insertSocial(ctx context.Context, tx *sql.Tx, userID string, link auth.SocialLink) error {
+	_, err := s.exec(ctx, tx, "insertSocial", link.Provider, link.Subject, userID, micros(link.At), boolInt(link.EmailVerified))
+	return err
+}
+
+// applyChange applies an account change inside tx.
+func (s *Store) applyChange(ctx context.Context, tx *sql.Tx, c auth.AccountChange) error {
+	type step struct {
+		on    bool
+		query string
+		args  []any
+	}
+	for _, st := range []step{
+		{c.SetPassword, "setPassword", []any{c.PasswordHash, micros(c.At), c.UserID}},
+		{c.VerifyEmail, "verifyEmail", []any{c.UserID}},
+		{c.DropUnprovenSocial, "dropUnprovenSocial", []any{c.UserID}},
+		{c.RevokeSessions, "revokeUserSessions", []any{micros(c.At), c.UserID}},
+	} {
+		if !st.on {
+			continue
+		}
+		if _, err := s.exec(ctx, tx, st.query, st.args...); err != nil {
+			return err
+		}
+	}
+	return s.insertOutbox(ctx, tx, c.Mail)
 }
 
 // UserByEmailKey returns the user with that email key, or auth.ErrNotFound.
@@ -109,12 +127,15 @@ func (s *Store) UserByID(ctx context.Context, id string) (auth.User, error) {
 	return u, s.wrap(err)
 }
 
-// UserStanding returns whether the user is active and when their password last changed.
-func (s *Store) UserStanding(ctx context.Context, id string) (auth.Standing, error) {
+// SessionStanding returns the sign-in's user, whether it is revoked and whether its user is
+// active.
+func (s *Store) SessionStanding(ctx context.Context, sessionID string) (auth.SessionStanding, error) {
+	var st auth.SessionStanding
+	var revoked sql.NullInt64
 	var active int
-	var changed int64
-	err := s.row(ctx, nil, "userStanding", id).Scan(&active, &changed)
-	return auth.Standing{Active: active != 0, PasswordChangedAt: fromMicros(changed)}, s.wrap(err)
+	err := s.row(ctx, nil, "sessionStanding", sessionID).Scan(&st.UserID, &revoked, &active)
+	st.Revoked, st.UserActive = revoked.Valid, active != 0
+	return st, s.wrap(err)
 }
 
 // PhoneTaken reports whether an account has that phone number.

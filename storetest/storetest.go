@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -31,21 +32,24 @@ var t0 = time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)
 // Run runs the store contract; open returns a new, empty, migrated store.
 func Run(t *testing.T, open func(t *testing.T) Store) {
 	tests := map[string]func(*testing.T, Store){
-		"users":            testUsers,
-		"duplicates":       testDuplicates,
-		"rotation":         testRotation,
-		"rotation race":    testRotationRace,
-		"revocation":       testRevocation,
-		"reset codes":      testResetCodes,
-		"code cap":         testCodeCap,
-		"reset password":   testResetPassword,
-		"outbox":           testOutbox,
-		"outbox order":     testOutboxOrder,
-		"keys and secret":  testKeysAndSecrets,
-		"purge":            testPurge,
-		"purge keeps live": testPurgeKeepsLiveSignIns,
-		"social accounts":  testSocial,
-		"seed":             testSeed,
+		"users":                             testUsers,
+		"duplicates":                        testDuplicates,
+		"rotation":                          testRotation,
+		"rotation race":                     testRotationRace,
+		"revocation":                        testRevocation,
+		"reset codes":                       testResetCodes,
+		"code cap":                          testCodeCap,
+		"reset password":                    testResetPassword,
+		"outbox":                            testOutbox,
+		"outbox order":                      testOutboxOrder,
+		"keys and secret":                   testKeysAndSecrets,
+		"purge":                             testPurge,
+		"purge keeps live":                  testPurgeKeepsLiveSignIns,
+		"social accounts":                   testSocial,
+		"seed":                              testSeed,
+		"session needs current credentials": testSessionNeedsCurrentCredentials,
+		"replaced code mail":                testReplacedCodeMailIsNotSent,
+		"refresh keys":                      testRefreshKeys,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open(t)) })
@@ -274,10 +278,17 @@ func testResetPassword(t *testing.T, s Store) {
 	s.AddResetCode(ctx, code("c1", "a@x.io", "u1", t0), nil, 0, t0)
 	mail := &auth.Outgoing{Payload: []byte("sealed"), CreatedAt: t0}
 	now := t0.Add(time.Minute)
-	if err := s.ResetPassword(ctx, "c1", "u1", "newhash", now, mail); err != nil {
+	must(t, s.CreateSocialUser(ctx, user("v1", "v@x.io", ""), auth.SocialLink{Provider: "google-oauth2", Subject: "sub-kept", EmailVerified: true, At: t0}))
+	// u1's own identities: one its email was vouched for with, one it was not.
+	must(t, s.LinkSocial(ctx, auth.SocialLink{Provider: "google-oauth2", Subject: "sub-proven", EmailVerified: true, At: t0}, auth.AccountChange{UserID: "u1", At: t0}))
+	must(t, s.LinkSocial(ctx, auth.SocialLink{Provider: "google-oauth2", Subject: "sub-unproven", At: t0}, auth.AccountChange{UserID: "u1", At: t0}))
+	change := auth.AccountChange{UserID: "u1", At: now, SetPassword: true, PasswordHash: "newhash", VerifyEmail: true,
+		DropUnprovenSocial: true, RevokeSessions: true, Mail: mail}
+	if err := s.ResetPassword(ctx, "c1", change); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ResetPassword(ctx, "c1", "u1", "other", now, mail); !errors.Is(err, auth.ErrNotFound) {
+	change.PasswordHash = "other"
+	if err := s.ResetPassword(ctx, "c1", change); !errors.Is(err, auth.ErrNotFound) {
 		t.Fatalf("second use of a code = %v, want ErrNotFound", err)
 	}
 	u, _ := s.UserByID(ctx, "u1")
@@ -286,6 +297,14 @@ func testResetPassword(t *testing.T, s Store) {
 	}
 	if st, _ := s.RefreshState(ctx, "s1-1"); !st.SessionRevoked {
 		t.Fatal("sessions survive a reset")
+	}
+	if _, err := s.UserBySocial(ctx, "google-oauth2", "sub-unproven"); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("an identity linked without a vouched-for email survives a reset: %v", err)
+	}
+	for _, sub := range []string{"sub-proven", "sub-kept"} {
+		if _, err := s.UserBySocial(ctx, "google-oauth2", sub); err != nil {
+			t.Fatalf("identity %s was dropped: %v", sub, err)
+		}
 	}
 	if items, _ := s.ClaimOutbox(ctx, now, now.Add(time.Minute), 10); len(items) != 1 {
 		t.Fatalf("%d emails queued with the reset, want 1", len(items))
@@ -375,6 +394,23 @@ func testKeysAndSecrets(t *testing.T, s Store) {
 	}
 }
 
+func testRefreshKeys(t *testing.T, s Store) {
+	if keys, err := s.RefreshKeys(ctx); err != nil || len(keys) != 0 {
+		t.Fatalf("refresh keys of a new store: %v, %v", keys, err)
+	}
+	a := auth.NewRefreshKey(1, t0)
+	must(t, s.AddRefreshKey(ctx, a))
+	must(t, s.AddRefreshKey(ctx, auth.NewRefreshKey(1, t0))) // lost the race for generation 1
+	b := auth.NewRefreshKey(2, t0)
+	b.ActivatesAt = t0.Add(time.Minute)
+	must(t, s.AddRefreshKey(ctx, b))
+	keys, err := s.RefreshKeys(ctx)
+	if err != nil || len(keys) != 2 || keys[0].ID != b.ID || !keys[0].ActivatesAt.Equal(b.ActivatesAt) ||
+		keys[1].ID != a.ID || !bytes.Equal(keys[1].Secret, a.Secret) {
+		t.Fatalf("refresh keys = %+v, %v", keys, err)
+	}
+}
+
 func testPurge(t *testing.T, s Store) {
 	mustUser(t, s, user("u1", "a@x.io", ""))
 	session(t, s, "old")
@@ -435,7 +471,7 @@ func testPurgeKeepsLiveSignIns(t *testing.T, s Store) {
 func testSocial(t *testing.T, s Store) {
 	g := user("g1", "g@x.io", "")
 	g.PasswordHash, g.EmailVerified = "", true
-	if err := s.CreateSocialUser(ctx, g, "google-oauth2", "sub-1"); err != nil {
+	if err := s.CreateSocialUser(ctx, g, link("sub-1")); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.UserBySocial(ctx, "google-oauth2", "sub-1")
@@ -445,11 +481,11 @@ func testSocial(t *testing.T, s Store) {
 	if _, err := s.UserBySocial(ctx, "github", "sub-1"); !errors.Is(err, auth.ErrNotFound) {
 		t.Fatalf("another provider's subject: %v", err)
 	}
-	if err := s.CreateSocialUser(ctx, user("g2", "other@x.io", ""), "google-oauth2", "sub-1"); !errors.Is(err, auth.ErrConflict) {
+	if err := s.CreateSocialUser(ctx, user("g2", "other@x.io", ""), link("sub-1")); !errors.Is(err, auth.ErrConflict) {
 		t.Fatalf("a subject linked twice = %v, want ErrConflict", err)
 	}
 	var ve auth.ValidationError
-	if err := s.CreateSocialUser(ctx, user("g3", "G@x.io", ""), "google-oauth2", "sub-3"); !errors.As(err, &ve) {
+	if err := s.CreateSocialUser(ctx, user("g3", "G@x.io", ""), link("sub-3")); !errors.As(err, &ve) {
 		t.Fatalf("a taken email = %v, want a ValidationError", err)
 	}
 	if _, err := s.UserByID(ctx, "g2"); !errors.Is(err, auth.ErrNotFound) {
@@ -458,7 +494,7 @@ func testSocial(t *testing.T, s Store) {
 
 	mustUser(t, s, user("p1", "p@x.io", "+442071838750"))
 	live := sessionOf(t, s, "sp", "p1")
-	if err := s.LinkSocial(ctx, "p1", "google-oauth2", "sub-p", false, t0); err != nil {
+	if err := s.LinkSocial(ctx, link("sub-p"), auth.AccountChange{UserID: "p1", At: t0, VerifyEmail: true}); err != nil {
 		t.Fatal(err)
 	}
 	if u, _ := s.UserBySocial(ctx, "google-oauth2", "sub-p"); u.ID != "p1" || !u.EmailVerified || u.PasswordHash == "" {
@@ -466,7 +502,8 @@ func testSocial(t *testing.T, s Store) {
 	}
 	mustUser(t, s, user("p2", "q@x.io", "+442071838751"))
 	squatter := sessionOf(t, s, "sq", "p2")
-	if err := s.LinkSocial(ctx, "p2", "google-oauth2", "sub-q", true, t0.Add(time.Second)); err != nil {
+	drop := auth.AccountChange{UserID: "p2", At: t0.Add(time.Second), SetPassword: true, VerifyEmail: true, DropUnprovenSocial: true, RevokeSessions: true}
+	if err := s.LinkSocial(ctx, link("sub-q"), drop); err != nil {
 		t.Fatal(err)
 	}
 	if u, _ := s.UserByID(ctx, "p2"); u.PasswordHash != "" || !u.EmailVerified || !u.PasswordChangedAt.Equal(t0.Add(time.Second)) {
@@ -478,8 +515,78 @@ func testSocial(t *testing.T, s Store) {
 	if st, _ := s.RefreshState(ctx, live.JTI); st.SessionRevoked {
 		t.Fatal("a link revoked another user's session")
 	}
-	if err := s.LinkSocial(ctx, "p2", "google-oauth2", "sub-q", false, t0); !errors.Is(err, auth.ErrConflict) {
+	if _, err := s.UserBySocial(ctx, "google-oauth2", "sub-q"); err != nil {
+		t.Fatalf("the identity being linked was dropped with the unproven ones: %v", err)
+	}
+	if err := s.LinkSocial(ctx, link("sub-q"), auth.AccountChange{UserID: "p2", At: t0, SetPassword: true, PasswordHash: "x"}); !errors.Is(err, auth.ErrConflict) {
 		t.Fatalf("linking a linked subject = %v, want ErrConflict", err)
+	}
+	if u, _ := s.UserByID(ctx, "p2"); u.PasswordHash != "" {
+		t.Fatal("a link that failed applied its change")
+	}
+}
+
+// link is a Google identity whose email Google vouched for.
+func link(subject string) auth.SocialLink {
+	return auth.SocialLink{Provider: "google-oauth2", Subject: subject, EmailVerified: true, At: t0}
+}
+
+// A sign-in is stored only while its user is active and its credentials are those it checked.
+func testSessionNeedsCurrentCredentials(t *testing.T, s Store) {
+	u := user("u1", "a@x.io", "")
+	mustUser(t, s, u)
+	first := func(id string) auth.RefreshToken {
+		return auth.RefreshToken{JTI: id + "-1", SessionID: id, UserID: "u1", KeyID: "k", IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	}
+	if err := s.CreateSession(ctx, auth.Session{ID: "stale", UserID: "u1", CreatedAt: t0, CredentialsAt: t0.Add(-time.Second)}, first("stale")); !errors.Is(err, auth.ErrConflict) {
+		t.Fatalf("a sign-in that checked other credentials = %v, want ErrConflict", err)
+	}
+	if _, err := s.RefreshState(ctx, "stale-1"); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("a refused sign-in left its token: %v", err)
+	}
+	must(t, s.CreateSession(ctx, auth.Session{ID: "ok", UserID: "u1", CreatedAt: t0, AMR: []string{"pwd", "otp"}, CredentialsAt: u.PasswordChangedAt}, first("ok")))
+	st, err := s.RefreshState(ctx, "ok-1")
+	if err != nil || strings.Join(st.SessionAMR, " ") != "pwd otp" {
+		t.Fatalf("amr of a stored sign-in: %+v, %v", st, err)
+	}
+	ss, err := s.SessionStanding(ctx, "ok")
+	if err != nil || ss.UserID != "u1" || ss.Revoked || !ss.UserActive {
+		t.Fatalf("standing of a live sign-in: %+v, %v", ss, err)
+	}
+	must(t, s.RevokeSession(ctx, "ok", t0))
+	if ss, err := s.SessionStanding(ctx, "ok"); err != nil || !ss.Revoked {
+		t.Fatalf("standing of a revoked sign-in: %+v, %v", ss, err)
+	}
+	if _, err := s.SessionStanding(ctx, "nope"); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("standing of no sign-in = %v, want ErrNotFound", err)
+	}
+	inactive := user("u2", "b@x.io", "")
+	inactive.Active = false
+	mustUser(t, s, inactive)
+	if err := s.CreateSession(ctx, auth.Session{ID: "off", UserID: "u2", CreatedAt: t0}, auth.RefreshToken{JTI: "off-1", SessionID: "off", UserID: "u2", KeyID: "k", IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}); !errors.Is(err, auth.ErrConflict) {
+		t.Fatalf("a sign-in of an inactive user = %v, want ErrConflict", err)
+	}
+}
+
+// A newer code stops the unsent email of the one it replaces.
+func testReplacedCodeMailIsNotSent(t *testing.T, s Store) {
+	mail := func(codeID string) *auth.Outgoing {
+		return &auth.Outgoing{Payload: []byte(codeID), CreatedAt: t0, CodeID: codeID}
+	}
+	must(t, s.AddResetCode(ctx, code("c1", "a@x.io", "", t0), mail("c1"), 0, t0))
+	must(t, s.AddResetCode(ctx, code("o1", "other@x.io", "", t0), mail("o1"), 0, t0))
+	must(t, s.AddResetCode(ctx, code("c2", "a@x.io", "", t0.Add(time.Second)), mail("c2"), 0, t0))
+	items, err := s.ClaimOutbox(ctx, t0.Add(time.Minute), t0.Add(2*time.Minute), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range items {
+		got = append(got, string(it.Payload))
+	}
+	sort.Strings(got)
+	if strings.Join(got, " ") != "c2 o1" {
+		t.Fatalf("emails sent: %v, want the newest code's and the other address's", got)
 	}
 }
 

@@ -24,6 +24,7 @@ type config struct {
 	SMTPURL            string
 	MailFrom           string
 	Issuer             string
+	Audience           string
 	AccessTTL          time.Duration
 	RefreshTTL         time.Duration
 	SessionMaxAge      time.Duration
@@ -89,6 +90,7 @@ func settings() []setting {
 		}},
 		{"AUTH_MAIL_FROM", "no-reply@localhost", "sender address of emails", func(v string, c *config) error { c.MailFrom = v; return nil }},
 		{"AUTH_ISSUER", "authd", "the iss claim of tokens", func(v string, c *config) error { c.Issuer = v; return nil }},
+		{"AUTH_AUDIENCE", "", "the aud claim of access tokens, then required at verify; unset: none", func(v string, c *config) error { c.Audience = v; return nil }},
 		{"AUTH_ACCESS_TTL", "5m", "access token lifetime", durationInto(func(c *config) *time.Duration { return &c.AccessTTL }, false)},
 		{"AUTH_REFRESH_TTL", "24h", "refresh token lifetime", durationInto(func(c *config) *time.Duration { return &c.RefreshTTL }, false)},
 		{"AUTH_SESSION_MAX_AGE", "720h", "a sign-in ends this long after it began, however often refreshed; 0: never", durationInto(func(c *config) *time.Duration { return &c.SessionMaxAge }, true)},

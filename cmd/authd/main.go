@@ -214,7 +214,7 @@ func openStore(ctx context.Context, cfg config) (*sqlstore.Store, error) {
 // newService builds the domain service from the settings.
 func newService(ctx context.Context, cfg config, store auth.Store, limiter auth.Limiter, log *slog.Logger, mailed func()) (*auth.Service, error) {
 	svcCfg := auth.DefaultConfig()
-	svcCfg.Issuer = cfg.Issuer
+	svcCfg.Issuer, svcCfg.Audience = cfg.Issuer, cfg.Audience
 	svcCfg.AccessTTL, svcCfg.RefreshTTL, svcCfg.SessionMaxAge = cfg.AccessTTL, cfg.RefreshTTL, cfg.SessionMaxAge
 	svcCfg.CodeTTL, svcCfg.ReuseWindow = cfg.OTPTTL, cfg.ReuseWindow
 	svcCfg.RevealUnknownEmail, svcCfg.PhoneRegion = cfg.RevealUnknown, cfg.PhoneRegion

@@ -10,10 +10,10 @@ import (
 	auth "github.com/authd/authd"
 )
 
-// post serves h at path (which ends in a slash) and at path without its slash, for POST only.
+// post serves h at path with and without its trailing slash, for POST only.
 func post(mux *http.ServeMux, path string, h http.Handler) { serve(mux, path, "POST", h) }
 
-// get serves h at path for GET and HEAD.
+// get serves h at path with and without its trailing slash, for GET and HEAD.
 func get(mux *http.ServeMux, path string, h http.Handler) { serve(mux, path, "GET", h) }
 
 func serve(mux *http.ServeMux, path, method string, h http.Handler) {
@@ -33,12 +33,9 @@ func serve(mux *http.ServeMux, path, method string, h http.Handler) {
 			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"detail": `Method "` + r.Method + `" not allowed.`})
 		}
 	})
-	if trimmed, ok := strings.CutSuffix(path, "/"); ok {
-		mux.Handle(path+"{$}", endpoint)
-		mux.Handle(trimmed, endpoint)
-		return
-	}
-	mux.Handle(path, endpoint)
+	trimmed := strings.TrimSuffix(path, "/")
+	mux.Handle(trimmed+"/{$}", endpoint)
+	mux.Handle(trimmed, endpoint)
 }
 
 func notFound(w http.ResponseWriter, _ *http.Request) {

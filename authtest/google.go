@@ -24,6 +24,7 @@ type GoogleUser struct {
 	EmailVerified         bool
 	GivenName, FamilyName string
 	Name                  string
+	HostedDomain          string // the hd claim of a Google Workspace account; "" for none
 }
 
 // FakeGoogle stands in for Google's OAuth endpoints: a token endpoint that exchanges one-time
@@ -149,6 +150,9 @@ func (g *FakeGoogle) IDToken(u GoogleUser, change func(jwt.MapClaims)) string {
 	c := jwt.MapClaims{"iss": g.URL, "aud": g.ClientID, "azp": g.ClientID, "sub": u.Sub, "email": u.Email,
 		"email_verified": u.EmailVerified, "given_name": u.GivenName, "family_name": u.FamilyName, "name": u.Name,
 		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	if u.HostedDomain != "" {
+		c["hd"] = u.HostedDomain
+	}
 	if change != nil {
 		change(c)
 	}
@@ -196,8 +200,12 @@ func (g *FakeGoogle) userinfo(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"error":"invalid_request","error_description":"Invalid Credentials"}`))
 		return
 	}
-	json.NewEncoder(w).Encode(map[string]any{"sub": u.Sub, "email": u.Email, "email_verified": u.EmailVerified,
-		"given_name": u.GivenName, "family_name": u.FamilyName, "name": u.Name})
+	info := map[string]any{"sub": u.Sub, "email": u.Email, "email_verified": u.EmailVerified,
+		"given_name": u.GivenName, "family_name": u.FamilyName, "name": u.Name}
+	if u.HostedDomain != "" {
+		info["hd"] = u.HostedDomain
+	}
+	json.NewEncoder(w).Encode(info)
 }
 
 func (g *FakeGoogle) tokeninfo(w http.ResponseWriter, r *http.Request) {

@@ -143,3 +143,44 @@ func TestSignInWithPhoneNumber(t *testing.T) {
 		t.Fatalf("an unknown field: %d %s", r.status, r.raw)
 	}
 }
+
+// The password rules judge the form that is hashed (NFKC): a fullwidth spelling of a common
+// password is the common password, and combining marks that compose do not count as characters.
+func TestPasswordRulesJudgeTheNormalisedPassword(t *testing.T) {
+	e := newEnv(t)
+	fullwidth := "\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44\uff11\uff12\uff13" // ｐａｓｓｗｏｒｄ１２３
+	composed := strings.Repeat("e\u0301", 4)                                           // 8 as received, 4 once composed
+	short := `["This password is too short. It must contain at least 8 characters."]`
+	for _, c := range []struct{ password, want string }{
+		{fullwidth, `{"password":["This password is too common."]}`},
+		{composed, `{"password":` + short + `}`},
+		{"\uff17\uff13\uff19\uff11\uff18\uff14\uff16\uff12\uff10\uff15\uff17\uff13", `{"password":["This password is entirely numeric."]}`},
+	} {
+		r := e.post("/auth/register/", obj{"first_name": "Kim", "last_name": "Lee", "email": "nfkc@example.com", "phone_no": newPhone(), "password": c.password})
+		want(t, r, 400, c.want)
+	}
+	e.register("nfkc@example.com")
+	code := e.resetCode("nfkc@example.com")
+	want(t, e.post("/auth/password/reset/confirm/", obj{"email": "nfkc@example.com", "otp": code, "password": fullwidth}), 400, `{"password":["This password is too common."]}`)
+	want(t, e.post("/auth/password/reset/confirm/", obj{"email": "nfkc@example.com", "otp": code, "password": composed}), 400, `{"password":`+short+`}`)
+}
+
+// No email carries text the requester typed: a registration without a password mails a code to
+// an address whose owner may have asked for nothing, so it must not greet them with a name that
+// someone else chose.
+func TestEmailsCarryNoTextTheRequesterTyped(t *testing.T) {
+	e := newEnv(t)
+	name := "Security Team: your account was locked, visit evil.example to unlock it"
+	r := e.post("/auth/register/", obj{"first_name": name, "last_name": "Alert", "email": "target@example.com", "phone_no": newPhone(), "address": "Click evil.example now"})
+	want(t, r, 201, `{"detail":"User created successfully"}`)
+	code := e.resetCode("target@example.com")
+	want(t, e.post("/auth/password/reset/confirm/", obj{"email": "target@example.com", "otp": code, "password": "the owner's own words"}), 200, `{"detail":"Password has been reset"}`)
+	msgs := e.smtp.WaitFor(3) // the welcome code, the reset code, the notice
+	for _, m := range msgs {
+		for _, typed := range []string{"Security Team", "evil.example", "Alert"} {
+			if strings.Contains(m.Raw, typed) {
+				t.Errorf("email %q carries the requester's text %q:\n%s", m.Subject, typed, m.Text)
+			}
+		}
+	}
+}

@@ -2,10 +2,14 @@ package httpapi_test
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	auth "github.com/authd/authd"
+	"github.com/authd/authd/authtest"
 )
 
 const resetSent = `{"detail":"An OTP email was sent to the user"}`
@@ -217,4 +221,57 @@ func TestCodesAreNeverStoredOrLogged(t *testing.T) {
 			t.Errorf("no %q event logged", event)
 		}
 	}
+}
+
+// A sign-in racing a reset either finishes before the reset and is revoked by it, or sees the
+// new password: however the requests interleave, no sign-in that checked the old password keeps
+// working once the reset has answered.
+func TestNoSignInWithTheOldPasswordSurvivesAReset(t *testing.T) {
+	e := newEnv(t)
+	e.hasher = auth.NewHasher(auth.DefaultHashParams, 8, 30*time.Second)
+	e.start()
+	for round := range 4 {
+		email := fmt.Sprintf("race%d@example.com", round)
+		e.register(email)
+		code := e.resetCode(email)
+		var wg sync.WaitGroup
+		pairs := make(chan [2]string, 16)
+		for range 6 {
+			wg.Go(func() {
+				r := e.post("/auth/token/", obj{"email": email, "password": testPassword})
+				if r.status == 200 {
+					pairs <- [2]string{r.str("access"), r.str("refresh")}
+				} else if r.status != 401 {
+					t.Errorf("sign-in racing a reset: %d %s", r.status, r.raw)
+				}
+			})
+		}
+		want(t, e.post("/auth/password/reset/confirm/", obj{"email": email, "otp": code, "password": "a brand new secret"}), 200, `{"detail":"Password has been reset"}`)
+		wg.Wait()
+		close(pairs)
+		for p := range pairs {
+			want(t, e.verify(p[0]), 401, invalidToken)
+			want(t, e.refresh(p[1]), 401, invalidToken)
+		}
+	}
+}
+
+// A code replaced before its email went out is not sent: the person gets only the newest.
+func TestReplacedCodeEmailIsNotSent(t *testing.T) {
+	e := newEnv(t)
+	e.register("twice@example.com")
+	e.smtp.Stop()
+	want(t, e.post("/auth/password/reset/", obj{"email": "twice@example.com"}), 200, resetSent)
+	want(t, e.post("/auth/password/reset/", obj{"email": "twice@example.com"}), 200, resetSent)
+	e.smtp.Start()
+	e.clock.Advance(30 * time.Second) // past the first retry's backoff, well inside the code's life
+	msgs := e.smtp.WaitFor(1)
+	e.waitSent(1)
+	var pending int
+	e.store.DB().QueryRow(`SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL`).Scan(&pending)
+	if pending != 0 || len(e.smtp.Received()) != 1 {
+		t.Fatalf("%d emails received, %d still pending: want only the newest code's", len(e.smtp.Received()), pending)
+	}
+	code := authtest.Code(t, msgs[0])
+	want(t, e.post("/auth/password/reset/verify/", obj{"email": "twice@example.com", "otp": code}), 200, `{"detail":"OTP is valid"}`)
 }

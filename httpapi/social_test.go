@@ -230,3 +230,73 @@ func TestUnknownBackend(t *testing.T) {
 	want(t, e.post("/auth/social/github/", obj{"access_code": "x"}), 404, `{"detail":"Not found."}`)
 	want(t, e.post("/auth/social/google-oauth2", obj{}), 400, `{"access_code":["This field is required."]}`)
 }
+
+// An attacker signs in with a Google identity that claims the victim's address without Google
+// having verified it. The account that makes must not be the attacker's way into the victim's
+// account once the victim proves the address.
+func TestGooglePreAccountTakeover(t *testing.T) {
+	for name, credential := range map[string]func(e *env, u authtest.GoogleUser) string{
+		"ID token":     func(e *env, u authtest.GoogleUser) string { return e.google.IDToken(u, nil) },
+		"access token": func(e *env, u authtest.GoogleUser) string { return e.google.AccessToken(u, "ya29.") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, withGoogle)
+			attacker := authtest.GoogleUser{Sub: "666", Email: "victim@example.com", EmailVerified: false, GivenName: "Mallory"}
+			r := e.social(credential(e, attacker))
+			e.wantSignedIn(r, true)
+			access, refresh := r.str("access"), r.str("refresh")
+
+			// The owner cannot register the address, so resets the password to take it.
+			code := e.resetCode("victim@example.com")
+			want(t, e.post("/auth/password/reset/confirm/", obj{"email": "victim@example.com", "otp": code, "password": "the owner's own words"}),
+				200, `{"detail":"Password has been reset"}`)
+
+			// Everything the unproven identity had is gone, at once.
+			want(t, e.verify(access), 401, invalidToken)
+			want(t, e.refresh(refresh), 401, invalidToken)
+			if r := e.social(credential(e, attacker)); r.status != 400 {
+				t.Fatalf("the attacker's Google sign-in after the owner proved the address: %d %s, want 400", r.status, r.raw)
+			}
+			var links int
+			e.store.DB().QueryRow(`SELECT COUNT(*) FROM social_accounts`).Scan(&links)
+			if links != 0 {
+				t.Fatalf("%d Google identities still linked", links)
+			}
+			e.login("victim@example.com", "the owner's own words")
+		})
+	}
+}
+
+// Google is authoritative for an email only when it verified it and it is a Gmail address or
+// the account is a Workspace one (hd); only then does it take over an existing account.
+func TestGoogleLinksOnlyWhereGoogleIsAuthoritative(t *testing.T) {
+	e := newEnv(t, withGoogle)
+	e.register("grace@corp.example")
+	_, before := e.login("grace@corp.example", testPassword)
+	personal := authtest.GoogleUser{Sub: "3000", Email: "grace@corp.example", EmailVerified: true, GivenName: "G"}
+	for name, credential := range map[string]string{"ID token": e.google.IDToken(personal, nil), "access token": e.google.AccessToken(personal, "ya29.")} {
+		if r := e.social(credential); r.status != 400 || r.str("detail") == "" {
+			t.Fatalf("%s: verified non-Gmail address without hd: %d %s, want 400", name, r.status, r.raw)
+		}
+	}
+	var links int
+	e.store.DB().QueryRow(`SELECT COUNT(*) FROM social_accounts`).Scan(&links)
+	if links != 0 || e.userCount() != 1 {
+		t.Fatalf("%d links and %d users after refused links", links, e.userCount())
+	}
+	e.login("grace@corp.example", testPassword) // the password still works
+
+	workspace := personal
+	workspace.HostedDomain = "corp.example"
+	for name, credential := range map[string]string{"access token": e.google.AccessToken(workspace, "ya29."), "ID token": e.google.IDToken(workspace, nil)} {
+		e.wantSignedIn(e.social(credential), false)
+		if name == "access token" {
+			// The address was never proven: the password set before Google proved it goes, with its sign-ins.
+			want(t, e.post("/auth/token/", obj{"email": "grace@corp.example", "password": testPassword}), 401, noAccount)
+			want(t, e.refresh(before), 401, invalidToken)
+		}
+	}
+	if e.userCount() != 1 {
+		t.Fatal("a second account was made")
+	}
+}

@@ -149,7 +149,7 @@ func TestSignInWithPhoneNumber(t *testing.T) {
 func TestPasswordRulesJudgeTheNormalisedPassword(t *testing.T) {
 	e := newEnv(t)
 	fullwidth := "\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44\uff11\uff12\uff13" // ｐａｓｓｗｏｒｄ１２３
-	composed := strings.Repeat("e\u0301", 4)                                           // 8 as received, 4 once composed
+	composed := strings.Repeat("e\u0301", 4)                                          // 8 as received, 4 once composed
 	short := `["This password is too short. It must contain at least 8 characters."]`
 	for _, c := range []struct{ password, want string }{
 		{fullwidth, `{"password":["This password is too common."]}`},

@@ -176,7 +176,7 @@ func (s *Service) RotateKeys(ctx context.Context, activateAfter time.Duration) (
 	if err := s.ReloadKeys(ctx); err != nil {
 		return SigningKey{}, err
 	}
-	s.log.Info("signing and refresh keys added", "event", "key_rotated", "kid", k.ID, "generation", k.Generation,
+	s.event(ctx, slog.LevelInfo, "signing and refresh keys added", "key_rotated", "kid", k.ID, "generation", k.Generation,
 		"refresh_kid", r.ID, "activates_at", k.ActivatesAt)
 	return k, nil
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"time"
 	"unicode/utf8"
@@ -42,14 +43,14 @@ func (s *Service) RequestReset(ctx context.Context, email string) error {
 		return err
 	}
 	if !known {
-		s.log.Info("reset requested for unknown email", "event", "reset_request_unknown", "email_key_hash", redact(key))
+		s.event(ctx, slog.LevelInfo, "reset requested for unknown email", "reset_request_unknown", "email_key_hash", redact(key))
 		if s.cfg.RevealUnknownEmail {
 			return ErrNotFound
 		}
 		return nil
 	}
 	s.mailed()
-	s.log.Info("reset code sent", "event", "reset_request", "user_id", u.ID)
+	s.event(ctx, slog.LevelInfo, "reset code sent", "reset_request", "user_id", u.ID)
 	return nil
 }
 
@@ -104,7 +105,7 @@ func (s *Service) ConfirmReset(ctx context.Context, email, otp, password string)
 	}
 	s.mailed()
 	s.clearLoginFailures(ctx, EmailKey(email))
-	s.log.Info("password reset", "event", "reset_confirm", "user_id", code.UserID)
+	s.event(ctx, slog.LevelInfo, "password reset", "reset_confirm", "user_id", code.UserID)
 	return nil
 }
 
@@ -113,14 +114,14 @@ func (s *Service) checkCode(ctx context.Context, email, otp string) (ResetCode, 
 	key := EmailKey(email)
 	code, err := s.store.ClaimResetCode(ctx, key, s.now(), s.cfg.CodeAttempts)
 	if errors.Is(err, ErrNotFound) {
-		s.log.Info("reset code refused", "event", "reset_code_failed", "email_key_hash", redact(key))
+		s.event(ctx, slog.LevelInfo, "reset code refused", "reset_code_failed", "email_key_hash", redact(key))
 		return code, errInvalidCode
 	}
 	if err != nil {
 		return code, err
 	}
 	if code.UserID == "" || !hmac.Equal(code.Hash, s.codeHash(code.ID, otp)) {
-		s.log.Info("reset code refused", "event", "reset_code_failed", "user_id", code.UserID)
+		s.event(ctx, slog.LevelInfo, "reset code refused", "reset_code_failed", "user_id", code.UserID)
 		return code, errInvalidCode
 	}
 	return code, nil

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 )
 
@@ -32,7 +33,7 @@ func (s *Service) Login(ctx context.Context, email, password string, phone *stri
 		ok = parsed && given == u.Phone
 	}
 	if !ok || !u.Active {
-		s.log.Info("sign-in failed", "event", "login_failed", "user_id", u.ID)
+		s.event(ctx, slog.LevelInfo, "sign-in failed", "login_failed", "user_id", u.ID)
 		return TokenPair{}, ErrInvalidCredentials
 	}
 	s.clearLoginFailures(ctx, key)
@@ -45,7 +46,7 @@ func (s *Service) Login(ctx context.Context, email, password string, phone *stri
 		return TokenPair{}, ErrInvalidCredentials
 	}
 	if err == nil {
-		s.log.Info("signed in", "event", "login", "user_id", u.ID)
+		s.event(ctx, slog.LevelInfo, "signed in", "login", "user_id", u.ID)
 	}
 	return pair, err
 }
@@ -72,7 +73,7 @@ func (s *Service) countLoginAttempt(ctx context.Context, emailKey string) error 
 		return err
 	}
 	if !ok {
-		s.log.Warn("sign-in locked", "event", "login_locked", "email_key_hash", redact(emailKey))
+		s.event(ctx, slog.LevelWarn, "sign-in locked", "login_locked", "email_key_hash", redact(emailKey))
 		return &ThrottledError{RetryAfter: retry}
 	}
 	return nil
@@ -173,7 +174,7 @@ func (s *Service) Refresh(ctx context.Context, raw string) (TokenPair, error) {
 		if s.cfg.ReuseWindow > 0 && st.Successor != nil && !st.SuccessorUsed && now.Before(st.UsedAt.Add(s.cfg.ReuseWindow)) {
 			return s.pair(*st.Successor, st.SessionAMR)
 		}
-		s.log.Warn("refresh token reuse: session revoked", "event", "refresh_reuse", "user_id", st.Token.UserID, "session_id", st.Token.SessionID)
+		s.event(ctx, slog.LevelWarn, "refresh token reuse: session revoked", "refresh_reuse", "user_id", st.Token.UserID, "session_id", st.Token.SessionID)
 		if err := s.store.RevokeSession(ctx, st.Token.SessionID, now); err != nil {
 			return TokenPair{}, err
 		}
@@ -237,6 +238,6 @@ func (s *Service) Logout(ctx context.Context, raw string) error {
 	if err := s.store.RevokeSession(ctx, st.Token.SessionID, s.now()); err != nil {
 		return err
 	}
-	s.log.Info("signed out", "event", "logout", "user_id", st.Token.UserID, "session_id", st.Token.SessionID)
+	s.event(ctx, slog.LevelInfo, "signed out", "logout", "user_id", st.Token.UserID, "session_id", st.Token.SessionID)
 	return nil
 }

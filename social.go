@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"unicode/utf8"
 
@@ -65,7 +66,7 @@ func (s *Service) SignInWithProvider(ctx context.Context, provider, credential s
 		err = fmt.Errorf("%w: unusable subject", ErrSocialRejected)
 	}
 	if err != nil {
-		s.log.Info("social sign-in refused", "event", "social_failed", "provider", provider, "err", err)
+		s.event(ctx, slog.LevelInfo, "social sign-in refused", "social_failed", "provider", provider, "err", err)
 		return TokenPair{}, false, err
 	}
 	// Each turn reads the identity's account, and makes or links one when there is none; a lost
@@ -82,7 +83,7 @@ func (s *Service) SignInWithProvider(ctx context.Context, provider, credential s
 				continue
 			}
 			if err == nil {
-				s.log.Info("signed in", "event", "login", "method", provider, "user_id", u.ID)
+				s.event(ctx, slog.LevelInfo, "signed in", "login", "method", provider, "user_id", u.ID)
 			}
 			return pair, created, err
 		case !errors.Is(err, ErrNotFound):
@@ -116,7 +117,7 @@ func (s *Service) adoptIdentity(ctx context.Context, provider string, id SocialI
 	existing, err := s.store.UserByEmailKey(ctx, EmailKey(email))
 	if err == nil {
 		if !googleAuthoritative(id, email) {
-			s.log.Warn("social link refused: the provider is not authoritative for the email", "event", "social_link_refused",
+			s.event(ctx, slog.LevelWarn, "social link refused: the provider is not authoritative for the email", "social_link_refused",
 				"provider", provider, "user_id", existing.ID, "email_verified", id.EmailVerified)
 			return false, ErrSocialUnverifiedEmail
 		}
@@ -130,7 +131,7 @@ func (s *Service) adoptIdentity(ctx context.Context, provider string, id SocialI
 		if err := s.store.LinkSocial(ctx, link, change); err != nil {
 			return false, err
 		}
-		s.log.Info("social identity linked", "event", "social_link", "provider", provider, "user_id", existing.ID,
+		s.event(ctx, slog.LevelInfo, "social identity linked", "social_link", "provider", provider, "user_id", existing.ID,
 			"password_removed", change.SetPassword && existing.PasswordHash != "")
 		return false, nil
 	}
@@ -146,7 +147,7 @@ func (s *Service) adoptIdentity(ctx context.Context, provider string, id SocialI
 		}
 		return false, err
 	}
-	s.log.Info("user registered", "event", "register", "method", provider, "user_id", u.ID)
+	s.event(ctx, slog.LevelInfo, "user registered", "register", "method", provider, "user_id", u.ID)
 	return true, nil
 }
 

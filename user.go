@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 	"unicode"
@@ -134,7 +135,7 @@ func (s *Service) Register(ctx context.Context, r Registration) error {
 	if r.Password == nil {
 		s.mailed()
 	}
-	s.log.Info("user registered", "event", "register", "user_id", u.ID, "password_set", r.Password != nil)
+	s.event(ctx, slog.LevelInfo, "user registered", "register", "user_id", u.ID, "password_set", r.Password != nil)
 	return nil
 }
 

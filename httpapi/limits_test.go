@@ -1,9 +1,12 @@
 package httpapi_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -206,5 +209,30 @@ func TestTenCodesDuringAnSMTPOutageAreEachDeliveredOnce(t *testing.T) {
 	}
 	if len(seen) != 10 || len(msgs) != 10 {
 		t.Fatalf("%d recipients, want 10", len(seen))
+	}
+}
+
+// Every security event in the log names the client address and the request it came from.
+func TestSecurityEventsNameTheClientAndRequest(t *testing.T) {
+	e := newEnv(t)
+	e.register("events@example.com")
+	e.do("POST", "/auth/token/", "application/json", `{"email":"events@example.com","password":"wrong guess here"}`, "X-Request-ID", "req-failed-1")
+	e.do("POST", "/auth/token/", "application/json", `{"email":"events@example.com","password":"`+testPassword+`"}`, "X-Request-ID", "req-login-2")
+	lines := strings.Split(e.logs.String(), "\n")
+	seen := map[string]bool{}
+	for _, line := range lines {
+		var entry map[string]any
+		if json.Unmarshal([]byte(line), &entry) != nil || entry["event"] == nil {
+			continue
+		}
+		if entry["client_ip"] != "127.0.0.1" || entry["request_id"] == "" || entry["request_id"] == nil {
+			t.Errorf("security event without its client address and request id: %s", line)
+		}
+		seen[entry["event"].(string)+" "+fmt.Sprint(entry["request_id"])] = true
+	}
+	for _, ev := range []string{"login_failed req-failed-1", "login req-login-2"} {
+		if !seen[ev] {
+			t.Errorf("no %s event with its request id; saw %v", ev, seen)
+		}
 	}
 }

@@ -10,18 +10,16 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	auth "github.com/authd/authd"
 )
 
-type ctxKey int
+func requestID(ctx context.Context) string { return auth.ClientFrom(ctx).RequestID }
 
-const (
-	requestIDKey ctxKey = iota
-	clientIPKey
-)
+func clientIP(ctx context.Context) string { return auth.ClientFrom(ctx).IP }
 
-func requestID(ctx context.Context) string { s, _ := ctx.Value(requestIDKey).(string); return s }
-
-func clientIP(ctx context.Context) string { s, _ := ctx.Value(clientIPKey).(string); return s }
+// maxUserAgent bounds the user agent kept of a request.
+const maxUserAgent = 512
 
 // statusRecorder remembers the status a handler wrote, for the request log.
 type statusRecorder struct {
@@ -38,7 +36,8 @@ func (s *statusRecorder) WriteHeader(code int) {
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// logRequests gives each request an id and a client address, and logs one line per request:
+// logRequests gives each request an id and a client address, carried in its context as an
+// auth.Client for the security events it causes, and logs one line per request:
 // method, path, status, duration. Never the body, the query or a header: they can hold secrets.
 func logRequests(log *slog.Logger, trusted []netip.Prefix, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -49,7 +48,11 @@ func logRequests(log *slog.Logger, trusted []netip.Prefix, next http.Handler) ht
 		}
 		ip := resolveClientIP(r, trusted)
 		w.Header().Set("X-Request-ID", id)
-		ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey, id), clientIPKey, ip)
+		ua := r.UserAgent()
+		if len(ua) > maxUserAgent {
+			ua = strings.ToValidUTF8(ua[:maxUserAgent], "")
+		}
+		ctx := auth.WithClient(r.Context(), auth.Client{IP: ip, RequestID: id, UserAgent: ua})
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r.WithContext(ctx))
 		if rec.status == 0 {

@@ -1,9 +1,14 @@
 package httpapi_test
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 func TestRefreshRotates(t *testing.T) {
@@ -177,4 +182,46 @@ func TestInactiveUserCannotRefreshOrVerify(t *testing.T) {
 	want(t, e.refresh(refresh), 401, invalidToken)
 	want(t, e.verify(access), 401, invalidToken)
 	want(t, e.post("/auth/token/", obj{"email": "inactive@example.com", "password": testPassword}), 401, noAccount)
+}
+
+// A refresh token issued before the upgrade (EdDSA under the signing key, no sid, a fractional
+// iat) keeps refreshing until it expires, so an upgrade signs nobody out; its successor is an
+// HS256 token of the new kind. An access token of that time, which names no sign-in, is refused.
+func TestRefreshTokensFromBeforeTheUpgradeStillRefresh(t *testing.T) {
+	e := newEnv(t)
+	e.register("upgrade@example.com")
+	_, current := e.login("upgrade@example.com", testPassword)
+	_, p, _ := parts(t, current)
+	keys, err := e.store.SigningKeys(context.Background())
+	if err != nil || len(keys) == 0 {
+		t.Fatal(keys, err)
+	}
+	// The pre-upgrade token for the same stored record: only its signature and claims differ.
+	now := e.clock.Now()
+	oldClaims := jwt.MapClaims{"token_type": "refresh", "jti": p["jti"], "user_id": p["user_id"], "sub": p["sub"], "iss": "authd",
+		"iat": json.Number(fmt.Sprintf("%d.%06d", now.Unix(), now.Nanosecond()/1000)), "exp": p["exp"]}
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, oldClaims)
+	tok.Header["kid"] = keys[0].ID
+	legacy, err := tok.SignedString(keys[0].Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := e.refresh(legacy)
+	if res.status != 200 {
+		t.Fatalf("a refresh token from before the upgrade: %d %s", res.status, res.raw)
+	}
+	if h, _, _ := parts(t, res.str("refresh")); h["alg"] != "HS256" {
+		t.Fatalf("its successor is %v, want HS256", h)
+	}
+	want(t, e.verify(res.str("access")), 200, `{}`)
+	if next := e.refresh(res.str("refresh")); next.status != 200 {
+		t.Fatalf("the successor does not refresh: %d %s", next.status, next.raw)
+	}
+
+	oldAccess := jwt.MapClaims{"token_type": "access", "jti": "a-before-the-upgrade", "user_id": p["user_id"], "sub": p["sub"],
+		"iss": "authd", "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()}
+	tok = jwt.NewWithClaims(jwt.SigningMethodEdDSA, oldAccess)
+	tok.Header["kid"] = keys[0].ID
+	access, _ := tok.SignedString(keys[0].Private)
+	want(t, e.verify(access), 401, invalidToken)
 }

@@ -208,6 +208,38 @@ func TestHashingQueueShedsLoad(t *testing.T) {
 	}
 }
 
+func TestHashingFloodPastTheQueueIsShed(t *testing.T) {
+	// One slot and a wait of a few hashes: of 40 sign-ins at once, the few the wait can serve get
+	// their hash and the rest a 503 with Retry-After, in the contract's words.
+	e := newEnv(t)
+	e.register("flood@example.com")
+	e.restartWith(auth.NewHasher(auth.DefaultHashParams, 1, 100*time.Millisecond))
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Go(func() {
+			r := e.post("/auth/token/", obj{"email": "flood@example.com", "password": testPassword})
+			mu.Lock()
+			statuses[r.status]++
+			mu.Unlock()
+			if r.status != 503 {
+				return
+			}
+			if err := match(r, 503, `{"detail":"Service temporarily unavailable, try again later."}`); err != nil {
+				t.Error(err)
+			}
+			if got := r.header.Get("Retry-After"); got != "1" {
+				t.Errorf("503 with Retry-After %q, want 1", got)
+			}
+		})
+	}
+	wg.Wait()
+	if statuses[200] < 1 || statuses[503] < 20 || statuses[200]+statuses[503] != 40 {
+		t.Fatalf("statuses %v: want a few 200 and most of the 40 answered 503", statuses)
+	}
+}
+
 func TestUnknownEmailCostsTheSameAsAWrongPassword(t *testing.T) {
 	e := newEnv(t)
 	e.register("timing@example.com")

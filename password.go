@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -164,52 +165,95 @@ const (
 	keyLength  = 32
 )
 
-// Hasher hashes and checks passwords with Argon2id. At most one hash runs per slot; a caller that
-// cannot get a slot within the wait gets ErrBusy, which bounds memory under a flood of sign-ins.
+// Hasher hashes and checks passwords with Argon2id. At most one hash runs per slot, which bounds
+// memory under a flood of sign-ins. A caller that finds every slot taken waits only if the callers
+// already waiting can be served within the wait, judged by a running estimate of how long one hash
+// takes; otherwise, or once the wait has passed, it gets ErrBusy.
 type Hasher struct {
 	params HashParams
 	slots  chan struct{}
 	wait   time.Duration
 	dummy  string // a hash of a random password, checked when there is no real one to check
+
+	waiting  atomic.Int64 // callers waiting for a slot
+	hashTime atomic.Int64 // nanoseconds a slot is held for one hash: a moving average
 }
 
-// NewHasher returns a Hasher with the given parameters, slots and wait for a slot.
+// hashTimeWeight is the weight of the newest hash in the moving average of hash times: 1/8, so
+// the estimate follows a change in load within a few dozen hashes without jumping at one outlier.
+const hashTimeWeight = 8
+
+// NewHasher returns a Hasher with the given parameters, slots and longest wait for a slot. It
+// seeds its estimate of a hash's time by timing a first hash.
 func NewHasher(params HashParams, slots int, wait time.Duration) *Hasher {
 	if slots < 1 {
 		slots = 1
 	}
 	h := &Hasher{params: params, slots: make(chan struct{}, slots), wait: wait}
+	start := time.Now()
 	h.dummy = h.hash(rand.Text())
+	h.hashTime.Store(max(1, int64(time.Since(start))))
 	return h
 }
 
-func (h *Hasher) acquire(ctx context.Context) error {
+// queueLimit is how many callers may wait for a slot: as many as the slots can serve within the
+// wait, at the estimated time per hash.
+func (h *Hasher) queueLimit() int64 {
+	return int64(cap(h.slots)) * int64(h.wait) / max(1, h.hashTime.Load())
+}
+
+// acquire takes a slot, and returns the time it took it at for release.
+func (h *Hasher) acquire(ctx context.Context) (time.Time, error) {
 	select {
 	case h.slots <- struct{}{}:
-		return nil
+		return time.Now(), nil
 	default:
 	}
-	timer := time.NewTimer(h.wait)
+	// Joining the queue by compare-and-swap lets no more than the limit wait however many arrive
+	// together, and a caller refused never counts as waiting, even for a moment.
+	for {
+		n := h.waiting.Load()
+		if n >= h.queueLimit() {
+			return time.Time{}, ErrBusy
+		}
+		if h.waiting.CompareAndSwap(n, n+1) {
+			break
+		}
+	}
+	defer h.waiting.Add(-1)
+	timer := time.NewTimer(h.wait) // a backstop, for hashes slower than the estimate
 	defer timer.Stop()
 	select {
 	case h.slots <- struct{}{}:
-		return nil
+		return time.Now(), nil
 	case <-timer.C:
-		return ErrBusy
+		return time.Time{}, ErrBusy
 	case <-ctx.Done():
-		return ctx.Err()
+		return time.Time{}, ctx.Err()
 	}
 }
 
-func (h *Hasher) release() { <-h.slots }
+// release frees the slot taken at start, and counts the time it was held into the estimate.
+func (h *Hasher) release(start time.Time) {
+	took := max(1, int64(time.Since(start)))
+	for {
+		old := h.hashTime.Load()
+		if h.hashTime.CompareAndSwap(old, old+(took-old)/hashTimeWeight) {
+			break
+		}
+	}
+	<-h.slots
+}
 
 // Hash returns the PHC string of password ($argon2id$v=19$m=..,t=..,p=..$salt$hash) after
-// NFKC normalisation. It returns ErrBusy when no hashing slot frees up in time.
+// NFKC normalisation. It returns ErrBusy when every hashing slot is taken and it may not wait,
+// or no slot frees up within the wait.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
-	if err := h.acquire(ctx); err != nil {
+	start, err := h.acquire(ctx)
+	if err != nil {
 		return "", err
 	}
-	defer h.release()
+	defer h.release(start)
 	return h.hash(password), nil
 }
 
@@ -222,12 +266,13 @@ func (h *Hasher) hash(password string) string {
 
 // Check reports whether password matches the stored PHC hash, and whether the hash should be
 // replaced because its parameters are below the current ones. An empty or unusable hash spends
-// the same work as a real one and never matches. It returns ErrBusy when no slot frees up in time.
+// the same work as a real one and never matches. It returns ErrBusy as Hash does.
 func (h *Hasher) Check(ctx context.Context, stored, password string) (ok, rehash bool, err error) {
-	if err := h.acquire(ctx); err != nil {
+	start, err := h.acquire(ctx)
+	if err != nil {
 		return false, false, err
 	}
-	defer h.release()
+	defer h.release(start)
 	params, salt, key, err := decodePHC(stored)
 	if err != nil {
 		// No usable password, or a damaged row: do the work anyway so timing tells nothing.

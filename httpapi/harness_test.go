@@ -42,6 +42,7 @@ type env struct {
 	cfg     auth.Config
 	opts    httpapi.Options
 	hasher  *auth.Hasher
+	limiter auth.Limiter // nil: a new in-memory one at each start
 	pgURL   string
 	handler http.Handler
 	google  *authtest.FakeGoogle
@@ -54,6 +55,17 @@ func withGoogle(e *env) {
 	e.gcfg = google.Config{ClientID: e.google.ClientID, ClientSecret: e.google.Secret, RedirectURL: "postmessage",
 		TokenURL: e.google.URL + "/token", UserinfoURL: e.google.URL + "/userinfo", JWKSURL: e.google.URL + "/jwks",
 		Issuer: e.google.URL, Timeout: 2 * time.Second, Now: e.clock.Now}
+}
+
+// withRedis keeps the rate limits in the Redis at AUTH_TEST_REDIS_URL (skipping the test when it
+// is unset). Redis keeps counts between runs and reads real time, not the test's clock.
+func withRedis(e *env) {
+	r, err := ratelimit.NewRedis(authtest.RedisURL(e.t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { r.Close() })
+	e.limiter = r
 }
 
 // setup adjusts an env's configuration before it starts.
@@ -122,7 +134,10 @@ func (e *env) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	limiter := ratelimit.NewMemory(e.clock.Now)
+	limiter := e.limiter
+	if limiter == nil {
+		limiter = ratelimit.NewMemory(e.clock.Now)
+	}
 	e.store = store
 	if e.hasher == nil {
 		e.hasher = auth.NewHasher(auth.DefaultHashParams, 4, 2*time.Second)

@@ -1,8 +1,10 @@
 package httpapi_test
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -46,6 +48,86 @@ func TestFailedSignInsLockTheEmail(t *testing.T) {
 	if r := e.post("/auth/token/", obj{"email": "nobody@example.com", "password": "x"}); r.status != 401 {
 		t.Fatalf("after the window: %d, want 401", r.status)
 	}
+}
+
+// lockoutUnderLoad turns the failed sign-in limit on at 10, with hashing room for every request
+// it lets through, so that no answer is a 503 for want of a slot.
+func lockoutUnderLoad(e *env) {
+	e.cfg.LoginFailureLimit = 10
+	e.hasher = auth.NewHasher(auth.DefaultHashParams, 4, time.Minute)
+}
+
+// signInsAtOnce sends n sign-ins for email at once, in alternating case, and counts the answers by
+// status. It checks each 401 and 429 body, and that a 429 says when to come back.
+func (e *env) signInsAtOnce(n int, email, password string) map[int]int {
+	e.t.Helper()
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var wg sync.WaitGroup
+	for i := range n {
+		submitted := email
+		if i%2 == 1 {
+			submitted = strings.ToUpper(email)
+		}
+		wg.Go(func() {
+			r := e.post("/auth/token/", obj{"email": submitted, "password": password})
+			mu.Lock()
+			statuses[r.status]++
+			mu.Unlock()
+			if err := checkThrottledOrDenied(r); err != nil {
+				e.t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	return statuses
+}
+
+// checkThrottledOrDenied says what is wrong with a 401 or 429 sign-in answer, or nil.
+func checkThrottledOrDenied(r response) error {
+	switch r.status {
+	case 401:
+		return match(r, 401, noAccount)
+	case 429:
+		wait, err := strconv.Atoi(r.header.Get("Retry-After"))
+		if err != nil || wait < 1 || wait > 900 {
+			return fmt.Errorf("429 with Retry-After %q, want 1 to 900 s", r.header.Get("Retry-After"))
+		}
+		return match(r, 429, fmt.Sprintf(`{"detail":"Request was throttled. Expected available in %d seconds."}`, wait))
+	}
+	return nil
+}
+
+// lockoutHolds sends 40 wrong passwords at once for a new account and wants exactly 10 of them
+// judged, then the right password refused too.
+func lockoutHolds(t *testing.T, e *env, email string) {
+	t.Helper()
+	e.register(email)
+	got := e.signInsAtOnce(40, email, "wrong guess here")
+	if want := map[int]int{401: 10, 429: 30}; !maps.Equal(got, want) {
+		t.Fatalf("40 wrong passwords at once with a limit of 10: statuses %v, want %v", got, want)
+	}
+	r := e.post("/auth/token/", obj{"email": email, "password": testPassword})
+	if r.status != 429 {
+		t.Fatalf("the right password after the flood: %d %s, want 429", r.status, r.raw)
+	}
+	if err := checkThrottledOrDenied(r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParallelWrongPasswordsAreJudgedUpToTheLimit(t *testing.T) {
+	e := newEnv(t, lockoutUnderLoad)
+	lockoutHolds(t, e, "parallel@example.com")
+	if r := e.post("/auth/token/", obj{"email": "parallel@example.com", "password": testPassword}); r.header.Get("Retry-After") != "900" {
+		t.Fatalf("Retry-After %q, want 900: the window is not extended by attempts past the limit", r.header.Get("Retry-After"))
+	}
+}
+
+func TestParallelWrongPasswordsAreJudgedUpToTheLimitInRedis(t *testing.T) {
+	e := newEnv(t, withRedis, lockoutUnderLoad)
+	// Redis keeps counts for 15 minutes, across runs of this test.
+	lockoutHolds(t, e, "parallel-"+strings.ToLower(rand.Text()[:12])+"@example.com")
 }
 
 func TestSuccessClearsFailures(t *testing.T) {
@@ -124,6 +206,38 @@ func TestHashingQueueShedsLoad(t *testing.T) {
 	wg.Wait()
 	if statuses[200] < 1 || statuses[503] < 1 || statuses[200]+statuses[503] != 8 {
 		t.Fatalf("statuses %v: want some 200 and the rest 503", statuses)
+	}
+}
+
+func TestHashingFloodPastTheQueueIsShed(t *testing.T) {
+	// One slot and a wait of a few hashes: of 40 sign-ins at once, the few the wait can serve get
+	// their hash and the rest a 503 with Retry-After, in the contract's words.
+	e := newEnv(t)
+	e.register("flood@example.com")
+	e.restartWith(auth.NewHasher(auth.DefaultHashParams, 1, 100*time.Millisecond))
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Go(func() {
+			r := e.post("/auth/token/", obj{"email": "flood@example.com", "password": testPassword})
+			mu.Lock()
+			statuses[r.status]++
+			mu.Unlock()
+			if r.status != 503 {
+				return
+			}
+			if err := match(r, 503, `{"detail":"Service temporarily unavailable, try again later."}`); err != nil {
+				t.Error(err)
+			}
+			if got := r.header.Get("Retry-After"); got != "1" {
+				t.Errorf("503 with Retry-After %q, want 1", got)
+			}
+		})
+	}
+	wg.Wait()
+	if statuses[200] < 1 || statuses[503] < 20 || statuses[200]+statuses[503] != 40 {
+		t.Fatalf("statuses %v: want a few 200 and most of the 40 answered 503", statuses)
 	}
 }
 

@@ -2,6 +2,8 @@ package ratelimit
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,5 +51,44 @@ func TestEndedWindowsAreSwept(t *testing.T) {
 	m.Hit(context.Background(), "new", 1, time.Minute)
 	if n := len(m.windows); n != 1 {
 		t.Fatalf("%d windows kept, want 1", n)
+	}
+}
+
+func TestHitsPastTheLimitAreCountedAndKeepTheWindowsEnd(t *testing.T) {
+	clock := authtest.NewClock()
+	clock.Tick = 0
+	m := NewMemory(clock.Now)
+	ctx := context.Background()
+	const window = 15 * time.Minute
+	for i := 1; i <= 25; i++ {
+		ok, retry, err := m.Hit(ctx, "k", 10, window)
+		if err != nil || ok != (i <= 10) {
+			t.Fatalf("hit %d: ok %v, err %v; want ok only for the first 10", i, ok, err)
+		}
+		// The window ends 15 minutes after the first hit, however many come after the limit.
+		if want := window - time.Duration(i-1)*time.Second; retry != want {
+			t.Fatalf("hit %d: retry %v, want %v", i, retry, want)
+		}
+		clock.Advance(time.Second)
+	}
+	if n, retry, _ := m.Count(ctx, "k", window); n != 25 || retry != window-25*time.Second {
+		t.Fatalf("count %d retry %v, want 25 and %v", n, retry, window-25*time.Second)
+	}
+}
+
+func TestHitsAtOnceAllowExactlyTheLimit(t *testing.T) {
+	m := NewMemory(authtest.NewClock().Now)
+	var allowed atomic.Int64
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Go(func() {
+			if ok, _, _ := m.Hit(context.Background(), "k", 10, time.Minute); ok {
+				allowed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n, _, _ := m.Count(context.Background(), "k", time.Minute); allowed.Load() != 10 || n != 40 {
+		t.Fatalf("%d of 40 allowed, %d counted; want 10 and 40", allowed.Load(), n)
 	}
 }

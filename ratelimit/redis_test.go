@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,5 +83,55 @@ func TestRedisDownFallsBackToMemoryLimits(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"event":"redis_down"`) {
 		t.Fatal("the outage was not logged")
+	}
+}
+
+func TestRedisHitsPastTheLimitAreCountedAndKeepTheWindowsEnd(t *testing.T) {
+	r, err := ratelimit.NewRedis(authtest.RedisURL(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	key := "test:" + rand.Text()
+	defer r.Reset(ctx, key)
+	const window = 15 * time.Minute
+	// The first hit begins the window: it ends 15 minutes after a moment between first and begun.
+	first := time.Now()
+	if ok, _, err := r.Hit(ctx, key, 10, window); !ok || err != nil {
+		t.Fatalf("first hit: ok %v, err %v", ok, err)
+	}
+	begun := time.Now()
+	var allowed atomic.Int64
+	allowed.Store(1)
+	var wg sync.WaitGroup
+	for range 39 {
+		wg.Go(func() {
+			ok, retry, err := r.Hit(ctx, key, 10, window)
+			if err != nil || retry <= 0 || retry > window {
+				t.Errorf("Hit: retry %v, err %v", retry, err)
+			}
+			if ok {
+				allowed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if allowed.Load() != 10 {
+		t.Fatalf("%d of 40 hits allowed, 39 of them at once; want 10", allowed.Load())
+	}
+	// A hit past the limit still counts, and reports the end of the window the first hit began.
+	before := time.Now()
+	ok, retry, _ := r.Hit(ctx, key, 10, window)
+	after := time.Now()
+	if ok {
+		t.Fatal("the 41st hit was allowed")
+	}
+	const slack = 2 * time.Millisecond // Redis counts whole milliseconds
+	if earliest, latest := window-after.Sub(first)-slack, window-before.Sub(begun)+slack; retry < earliest || retry > latest {
+		t.Fatalf("retry %v, want the window's end: between %v and %v", retry, earliest, latest)
+	}
+	if n, _, _ := r.Count(ctx, key, window); n != 41 {
+		t.Fatalf("count %d, want 41", n)
 	}
 }

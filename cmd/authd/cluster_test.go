@@ -296,3 +296,42 @@ func TestInstancesActAsOneService(t *testing.T) {
 		}
 	}
 }
+
+func TestSignInLockoutHoldsAcrossInstances(t *testing.T) {
+	pg, redis := authtest.PostgresURL(t), authtest.RedisURL(t)
+	nodes := cluster(t, 3, map[string]string{
+		"AUTH_DATABASE_URL": pg, "AUTH_REDIS_URL": redis, "AUTH_SMTP_URL": authtest.StartSMTP(t).URL(),
+		"AUTH_TRUSTED_PROXIES": "127.0.0.1/32", "AUTH_LOGIN_FAILURE_LIMIT": "10",
+	})
+	// Redis keeps sign-in failures for 15 minutes, across runs of this test.
+	email := fmt.Sprintf("guessed-%x@example.com", mathrand.Uint64())
+	const password = "the one right answer"
+	if code, body := call(t, nodes[0].url+"/auth/register/", "", map[string]string{"first_name": "Ada", "last_name": "Byron",
+		"email": email, "phone_no": fmt.Sprintf("+4420718%05d", mathrand.IntN(100000)), "password": password}); code != 201 {
+		t.Fatalf("register: %d %v", code, body)
+	}
+	// 40 wrong passwords at once, round-robin over the instances, each from its own address.
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Go(func() {
+			code, body := call(t, nodes[i%3].url+"/auth/token/", "", map[string]string{"email": email, "password": "wrong guess here"})
+			mu.Lock()
+			statuses[code]++
+			mu.Unlock()
+			if code != 401 && code != 429 {
+				t.Errorf("instance %d: %d %v", i%3, code, body)
+			}
+		})
+	}
+	wg.Wait()
+	if statuses[401] > 10 || statuses[401]+statuses[429] != 40 {
+		t.Fatalf("40 wrong passwords at once on three instances: statuses %v, want at most 10 judged (401), the rest 429", statuses)
+	}
+	for i, n := range nodes {
+		if code, _ := call(t, n.url+"/auth/token/", "", map[string]string{"email": email, "password": password}); code != 429 {
+			t.Fatalf("the right password on instance %d after the flood: %d, want 429", i, code)
+		}
+	}
+}

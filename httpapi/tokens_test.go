@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -232,4 +233,20 @@ func TestRestartKeepsTokensValid(t *testing.T) {
 	if r := e.refresh(refresh); r.status != 200 {
 		t.Fatalf("refresh after restart: %d %s", r.status, r.raw)
 	}
+}
+
+// With AUTH_AUDIENCE set, access tokens carry it and verify requires it: a token issued before
+// it was set (or for another audience) is refused.
+func TestAudience(t *testing.T) {
+	e := newEnv(t)
+	e.register("aud@example.com")
+	before, _ := e.login("aud@example.com", testPassword)
+	e.cfg.Audience = "api.example.com"
+	e.start() // the same database, now with an audience
+	access, _ := e.login("aud@example.com", testPassword)
+	if _, p, _ := parts(t, access); fmt.Sprint(p["aud"]) != "[api.example.com]" {
+		t.Fatalf("aud = %v, want [api.example.com]", p["aud"])
+	}
+	want(t, e.verify(access), 200, `{}`)
+	want(t, e.verify(before), 401, invalidToken)
 }

@@ -179,48 +179,15 @@ func TestTrustedProxyForwardsTheClientAddress(t *testing.T) {
 	}
 }
 
-func TestHashingQueueShedsLoad(t *testing.T) {
-	// One hashing slot and no wait: concurrent sign-ins past the first are shed with 503.
-	busy := newEnv(t)
-	busy.register("busy@example.com")
-	busy.restartWith(auth.NewHasher(auth.DefaultHashParams, 1, 0))
+// floodSignIns sends n correct sign-ins for email at once and counts the answers by status; each
+// 503 must be the contract's, with Retry-After: 1.
+func floodSignIns(t *testing.T, e *env, email string, n int) map[int]int {
 	var mu sync.Mutex
 	statuses := map[int]int{}
 	var wg sync.WaitGroup
-	for range 8 {
+	for range n {
 		wg.Go(func() {
-			r := busy.post("/auth/token/", obj{"email": "busy@example.com", "password": testPassword})
-			mu.Lock()
-			statuses[r.status]++
-			mu.Unlock()
-			if r.status == 503 {
-				if err := match(r, 503, `{"detail":"Service temporarily unavailable, try again later."}`); err != nil {
-					t.Error(err)
-				}
-				if r.header.Get("Retry-After") == "" {
-					t.Error("503 without Retry-After")
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if statuses[200] < 1 || statuses[503] < 1 || statuses[200]+statuses[503] != 8 {
-		t.Fatalf("statuses %v: want some 200 and the rest 503", statuses)
-	}
-}
-
-func TestHashingFloodPastTheQueueIsShed(t *testing.T) {
-	// One slot and a wait of a few hashes: of 40 sign-ins at once, the few the wait can serve get
-	// their hash and the rest a 503 with Retry-After, in the contract's words.
-	e := newEnv(t)
-	e.register("flood@example.com")
-	e.restartWith(auth.NewHasher(auth.DefaultHashParams, 1, 100*time.Millisecond))
-	var mu sync.Mutex
-	statuses := map[int]int{}
-	var wg sync.WaitGroup
-	for range 40 {
-		wg.Go(func() {
-			r := e.post("/auth/token/", obj{"email": "flood@example.com", "password": testPassword})
+			r := e.post("/auth/token/", obj{"email": email, "password": testPassword})
 			mu.Lock()
 			statuses[r.status]++
 			mu.Unlock()
@@ -236,7 +203,26 @@ func TestHashingFloodPastTheQueueIsShed(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if statuses[200] < 1 || statuses[503] < 20 || statuses[200]+statuses[503] != 40 {
+	return statuses
+}
+
+func TestHashingQueueShedsLoad(t *testing.T) {
+	// One hashing slot and no wait: concurrent sign-ins past the first are shed with 503.
+	busy := newEnv(t)
+	busy.register("busy@example.com")
+	busy.restartWith(auth.NewHasher(auth.DefaultHashParams, 1, 0))
+	if statuses := floodSignIns(t, busy, "busy@example.com", 8); statuses[200] < 1 || statuses[503] < 1 || statuses[200]+statuses[503] != 8 {
+		t.Fatalf("statuses %v: want some 200 and the rest 503", statuses)
+	}
+}
+
+func TestHashingFloodPastTheQueueIsShed(t *testing.T) {
+	// One slot and a wait of a few hashes: of 40 sign-ins at once, the few the wait can serve get
+	// their hash and the rest a 503 with Retry-After, in the contract's words.
+	e := newEnv(t)
+	e.register("flood@example.com")
+	e.restartWith(auth.NewHasher(auth.DefaultHashParams, 1, 100*time.Millisecond))
+	if statuses := floodSignIns(t, e, "flood@example.com", 40); statuses[200] < 1 || statuses[503] < 20 || statuses[200]+statuses[503] != 40 {
 		t.Fatalf("statuses %v: want a few 200 and most of the 40 answered 503", statuses)
 	}
 }

@@ -57,6 +57,7 @@ func normalizePassword(password string) string { return norm.NFKC.String(passwor
 // that applies.
 func passwordProblems(password string, minLength int, firstName, lastName, email string) []string {
 	var problems []string
+	received := utf8.RuneCountInString(password)
 	password = normalizePassword(password)
 	lower := strings.ToLower(password)
 	for _, attr := range []struct{ value, msg string }{
@@ -69,7 +70,9 @@ func passwordProblems(password string, minLength int, firstName, lastName, email
 			break // Django's validator stops at the first similar attribute.
 		}
 	}
-	if utf8.RuneCountInString(password) < minLength {
+	// Too short as received or once normalised: composing marks shorten a password, and
+	// compatibility characters ("ﷺ" is 18 letters) lengthen it.
+	if min(received, utf8.RuneCountInString(password)) < minLength {
 		problems = append(problems, fmt.Sprintf("This password is too short. It must contain at least %d characters.", minLength))
 	}
 	if _, common := commonPasswords[strings.TrimSpace(lower)]; common {

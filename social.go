@@ -113,7 +113,10 @@ func (s *Service) adoptIdentity(ctx context.Context, provider string, id SocialI
 		return false, ErrSocialNoEmail
 	}
 	now := s.now()
-	link := SocialLink{Provider: provider, Subject: id.Subject, EmailVerified: id.EmailVerified, At: now}
+	// The link counts as proven only where Google is authoritative for the address: a personal
+	// Google account made with another address may have verified it long ago, and the address
+	// may have changed hands since. The owner proving the address later removes it.
+	link := SocialLink{Provider: provider, Subject: id.Subject, EmailVerified: googleAuthoritative(id, email), At: now}
 	existing, err := s.store.UserByEmailKey(ctx, EmailKey(email))
 	if err == nil {
 		if !googleAuthoritative(id, email) {

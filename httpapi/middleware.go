@@ -123,7 +123,7 @@ func rateLimitByAddress(o Options) func(http.Handler) http.Handler {
 				return
 			}
 			if !ok {
-				o.Log.Warn("client address throttled", "event", "ip_throttled", "client_ip", clientIP(r.Context()))
+				o.Log.Warn("client address throttled", "event", "ip_throttled", "client_ip", clientIP(r.Context()), "request_id", requestID(r.Context()))
 				writeThrottled(w, retry.Seconds())
 				return
 			}

@@ -83,7 +83,9 @@ func (s *Sender) Drain(ctx context.Context) int {
 	sent := 0
 	for ctx.Err() == nil {
 		now := s.Now()
-		items, err := s.Outbox.ClaimOutbox(ctx, now, now.Add(s.Lease), 10)
+		// One at a time: an email claimed is an email going out, so a code replaced while the
+		// email before it is being sent is stopped in time (a batch would still carry it).
+		items, err := s.Outbox.ClaimOutbox(ctx, now, now.Add(s.Lease), 1)
 		if err != nil {
 			s.Log.Error("outbox claim failed", "err", err)
 			return sent

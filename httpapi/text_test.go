@@ -282,6 +282,16 @@ func TestNamesRefuseControlCharacters(t *testing.T) {
 	})
 }
 
+func TestSocialCredentialsWithControlCharacters(t *testing.T) {
+	e := newEnv(t, withGoogle)
+	for _, code := range []string{"4/0Aab\ncd", "ya29.a\rb", "4/0A\x1b[2J", "4/0A\x7f", "4/0A\tb", "4/0A\u0085x", "4/0A\u202e"} {
+		want(t, e.social(code), 400, googleRejected)
+	}
+	if n := len(e.google.Exchanges()); n != 0 {
+		t.Errorf("%d of them were sent to Google", n)
+	}
+}
+
 // TestGoogleProfilesWithControlCharacters signs in with Google profiles whose names and
 // subject hold characters the contract keeps out of the store.
 func TestGoogleProfilesWithControlCharacters(t *testing.T) {

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -192,8 +193,8 @@ func TestHostileTextInEveryField(t *testing.T) {
 }
 
 // FuzzEndpoints puts the fuzzed text into every field of every endpoint, as a JSON string (its
-// bytes as they are), as raw JSON and as a form value, and signs in with it as the email; no
-// answer may be a 5xx.
+// bytes as they are), as raw JSON when it is JSON, and as a form value, and signs in with it as
+// the email; no answer may be a 5xx.
 func FuzzEndpoints(f *testing.F) {
 	for _, h := range hostileValues() {
 		f.Add(h.form)
@@ -213,7 +214,10 @@ func FuzzEndpoints(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		e := *e
 		e.t = t // e.do reports to this input's test
-		values := []hostile{{"string", jsonString(s), s}, {"raw JSON", s, s}}
+		values := []hostile{{"string", jsonString(s), s}}
+		if json.Valid([]byte(s)) { // anything else is one parse error, whatever the field
+			values = append(values, hostile{"raw JSON", s, s})
+		}
 		for _, a := range append(sweep(values), storeAttempts([]string{s})[:1]...) {
 			e.try(t, a)
 		}

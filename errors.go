@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -42,7 +43,17 @@ const (
 	MsgTooSimilarEmail = "The password is too similar to the email."
 	MsgTooCommon       = "This password is too common."
 	MsgEntirelyNumeric = "This password is entirely numeric."
+	// MsgNullCharacter refuses a U+0000 in any text field (Django REST framework's message).
+	MsgNullCharacter = "Null characters are not allowed."
+	// MsgControlCharacters refuses a name holding a control character (see HasControlCharacters).
+	MsgControlCharacters = "This field may not contain control characters."
 )
+
+// SurrogateNotAllowed is Django REST framework's message for a text field holding a UTF-16
+// surrogate code point, which no valid UTF-8 text can hold (a lone "\ud800" escape in JSON).
+func SurrogateNotAllowed(r rune) string {
+	return fmt.Sprintf("Surrogate characters are not allowed: U+%X.", r)
+}
 
 // ThrottledError is a request refused by a rate limit; RetryAfter says when to try again.
 type ThrottledError struct {

@@ -51,6 +51,23 @@ func TooLong(limit int) string {
 	return fmt.Sprintf("Ensure this field has no more than %d characters.", limit)
 }
 
+// HasControlCharacters reports whether s holds a control character (Unicode category Cc: C0
+// and C1 controls and DEL, line breaks and tabs included) or a Unicode bidirectional control
+// (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), none of which belongs in a name: they
+// break the lines a name is shown on, or reorder and hide what a reader sees.
+func HasControlCharacters(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
+	})
+}
+
+// hasControlsBesidesLineBreaks reports whether free text (an address) holds a Cc character
+// other than a carriage return or line feed. Bidirectional controls are kept: text that mixes
+// scripts needs them.
+func hasControlsBesidesLineBreaks(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' })
+}
+
 // CheckRegistration returns every problem with r, field by field, including an email or phone
 // that is already taken. It changes nothing.
 func (s *Service) CheckRegistration(ctx context.Context, r Registration) (ValidationError, error) {
@@ -66,10 +83,16 @@ func (s *Service) CheckRegistration(ctx context.Context, r Registration) (Valida
 		}
 		return false
 	}
-	required("first_name", r.FirstName, MaxNameLength)
-	required("last_name", r.LastName, MaxNameLength)
-	if utf8.RuneCountInString(r.Address) > MaxAddressLength {
+	for _, name := range []struct{ field, value string }{{"first_name", r.FirstName}, {"last_name", r.LastName}} {
+		if required(name.field, name.value, MaxNameLength) && HasControlCharacters(name.value) {
+			errs.Add(name.field, MsgControlCharacters)
+		}
+	}
+	switch {
+	case utf8.RuneCountInString(r.Address) > MaxAddressLength:
 		errs.Add("address", TooLong(MaxAddressLength))
+	case hasControlsBesidesLineBreaks(r.Address):
+		errs.Add("address", MsgControlCharacters)
 	}
 	if required("email", r.Email, MaxEmailLength) {
 		if email, ok := NormalizeEmail(r.Email); !ok {

@@ -10,7 +10,9 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	auth "github.com/authd/authd"
@@ -60,7 +62,8 @@ func detail(status int, msg string) *requestError {
 }
 
 // decode reads a JSON, form or multipart body and checks each declared field: required, blank,
-// null, not a string, too long. It reports every field's problem together.
+// null, not a string, too long, holding a NUL or a lone surrogate. It reports every field's
+// problem together. A form that is not valid UTF-8, or JSON that is not, is refused whole.
 func decode(w http.ResponseWriter, r *http.Request, fields []field) (input, error) {
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
@@ -92,25 +95,56 @@ func decode(w http.ResponseWriter, r *http.Request, fields []field) (input, erro
 			}
 			continue
 		}
-		s, isString := v.(string)
-		if !isString {
+		var s string
+		var surrogate rune
+		switch t := v.(type) {
+		case string:
+			s = t
+		case surrogateText:
+			s, surrogate = t.text, t.surrogate
+		default:
 			in.errs.Add(f.name, auth.MsgNotString)
 			continue
 		}
 		if !f.raw {
 			s = strings.TrimSpace(s)
 		}
-		switch {
-		case strings.TrimSpace(s) == "" && !f.nullBlank:
+		if strings.TrimSpace(s) == "" && !f.nullBlank {
 			in.errs.Add(f.name, auth.MsgBlank)
-		case f.max > 0 && utf8.RuneCountInString(s) > f.max:
+			continue
+		}
+		// Every check below is reported, in Django REST framework's order. A NUL never reaches
+		// the store: PostgreSQL refuses it in text, which would otherwise be a 500.
+		valid := true
+		if f.max > 0 && utf8.RuneCountInString(s) > f.max {
 			in.errs.Add(f.name, auth.TooLong(f.max))
-		default:
+			valid = false
+		}
+		if strings.IndexByte(s, 0) >= 0 {
+			in.errs.Add(f.name, auth.MsgNullCharacter)
+			valid = false
+		}
+		if surrogate != 0 {
+			in.errs.Add(f.name, auth.SurrogateNotAllowed(surrogate))
+			valid = false
+		}
+		if valid {
 			in.values[f.name], in.present[f.name] = s, true
 		}
 	}
 	return in, nil
 }
+
+// surrogateText is a JSON string that held a lone surrogate escape ("\ud800"): text is what
+// encoding/json made of it (U+FFFD in its place), surrogate the first such code point.
+type surrogateText struct {
+	text      string
+	surrogate rune
+}
+
+// notUTF8 answers a form whose bytes, names or values are not valid UTF-8: such text cannot be
+// stored (PostgreSQL refuses it) and would be garbled if it were repaired.
+func notUTF8() error { return detail(http.StatusBadRequest, "Form data is not valid UTF-8.") }
 
 // parseBody returns the body's fields: strings, nil for JSON null, or other JSON values.
 func parseBody(contentType string, raw []byte) (map[string]any, error) {
@@ -125,34 +159,51 @@ func parseBody(contentType string, raw []byte) (map[string]any, error) {
 	case "application/json":
 		return parseJSON(raw)
 	case "application/x-www-form-urlencoded":
+		if !utf8.Valid(raw) {
+			return nil, notUTF8()
+		}
 		vals, err := url.ParseQuery(string(raw))
 		if err != nil {
 			return nil, detail(http.StatusBadRequest, "Malformed form data.")
 		}
-		return formFields(vals), nil
+		return formFields(vals)
 	case "multipart/form-data":
 		form, err := multipart.NewReader(bytes.NewReader(raw), params["boundary"]).ReadForm(MaxBodyBytes)
 		if err != nil {
 			return nil, detail(http.StatusBadRequest, "Multipart form parse error.")
 		}
 		defer form.RemoveAll()
-		return formFields(form.Value), nil
+		return formFields(form.Value)
 	}
 	return nil, detail(http.StatusUnsupportedMediaType, fmt.Sprintf("Unsupported media type %q in request.", contentType))
 }
 
-// formFields takes the last value of each form field, as Django's QueryDict does.
-func formFields(vals map[string][]string) map[string]any {
+// formFields takes the last value of each form field, as Django's QueryDict does. Every name
+// and value must be valid UTF-8 (percent-escapes decode to any byte).
+func formFields(vals map[string][]string) (map[string]any, error) {
 	out := make(map[string]any, len(vals))
 	for k, v := range vals {
+		if !utf8.ValidString(k) {
+			return nil, notUTF8()
+		}
+		for _, s := range v {
+			if !utf8.ValidString(s) {
+				return nil, notUTF8()
+			}
+		}
 		out[k] = v[len(v)-1]
 	}
-	return out
+	return out, nil
 }
 
 func parseJSON(raw []byte) (map[string]any, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return map[string]any{}, nil
+	}
+	// encoding/json would replace invalid bytes with U+FFFD, silently changing what was sent (two
+	// different passwords could become one); the original decoded the body as UTF-8 first.
+	if !utf8.Valid(raw) {
+		return nil, detail(http.StatusBadRequest, fmt.Sprintf("JSON parse error - invalid UTF-8 (at byte %d)", invalidUTF8At(raw)+1))
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -165,6 +216,7 @@ func parseJSON(raw []byte) (map[string]any, error) {
 	}
 	switch t := v.(type) {
 	case map[string]any:
+		markSurrogates(raw, t)
 		return t, nil
 	case nil:
 		return nil, &requestError{http.StatusBadRequest, map[string]any{"non_field_errors": []string{"No data provided"}}}
@@ -172,6 +224,76 @@ func parseJSON(raw []byte) (map[string]any, error) {
 		return nil, &requestError{http.StatusBadRequest, map[string]any{"non_field_errors": []string{
 			fmt.Sprintf("Invalid data. Expected a dictionary, but got %s.", pythonType(t))}}}
 	}
+}
+
+// invalidUTF8At returns the offset of the first byte of b that does not begin a valid UTF-8
+// sequence.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return len(b)
+}
+
+// markSurrogates replaces each string member of obj (decoded from raw, a valid JSON object) that
+// held a lone surrogate escape with a surrogateText, so decode can refuse it as the original
+// did. encoding/json turns such an escape into U+FFFD, which would change the text silently.
+func markSurrogates(raw []byte, obj map[string]any) {
+	if !bytes.Contains(raw, []byte(`\u`)) {
+		return
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(raw, &members) != nil {
+		return
+	}
+	for k, m := range members {
+		s, isString := obj[k].(string)
+		if !isString {
+			continue
+		}
+		if r, found := loneSurrogate(m); found {
+			obj[k] = surrogateText{text: s, surrogate: r}
+		}
+	}
+}
+
+// loneSurrogate returns the first \uXXXX escape in lit, a JSON string literal, that is a UTF-16
+// surrogate not paired with the escape after it.
+func loneSurrogate(lit []byte) (rune, bool) {
+	for i := 0; i < len(lit); i++ {
+		if lit[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character; \u is followed by four hex digits in valid JSON
+		if lit[i] != 'u' || i+4 >= len(lit) {
+			continue
+		}
+		r := hex4(lit[i+1 : i+5])
+		i += 4
+		if !utf16.IsSurrogate(r) {
+			continue
+		}
+		if r < 0xdc00 && i+6 < len(lit) && lit[i+1] == '\\' && lit[i+2] == 'u' {
+			if low := hex4(lit[i+3 : i+7]); low >= 0xdc00 && low <= 0xdfff {
+				i += 6
+				continue
+			}
+		}
+		return r, true
+	}
+	return 0, false
+}
+
+func hex4(b []byte) rune {
+	n, err := strconv.ParseUint(string(b), 16, 16)
+	if err != nil {
+		return utf8.RuneError
+	}
+	return rune(n)
 }
 
 // jsonReason is the decoder's complaint, without Go type names.

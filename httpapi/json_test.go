@@ -21,6 +21,8 @@ func FuzzDecode(f *testing.F) {
 		{"application/json", `null`},
 		{"application/json", `{"email":1e999,"password":true}`},
 		{"application/json", "{\"email\":\"\xff\"}"},
+		{"application/json", `{"email":"a\u0000b","password":"\ud800","refresh":"\ud83d\ude00\udc00"}`},
+		{"application/x-www-form-urlencoded", "email=%00&password=%ff"},
 		{"application/x-www-form-urlencoded", "email=a%40b.co&password=x&password=y"},
 		{"application/x-www-form-urlencoded", "%zz=1"},
 		{"multipart/form-data; boundary=X", "--X\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\na@b.co\r\n--X--\r\n"},
@@ -45,6 +47,9 @@ func FuzzDecode(f *testing.F) {
 			f := fieldNamed(fields, name)
 			if f.max > 0 && utf8.RuneCountInString(v) > f.max {
 				t.Fatalf("%s accepted with %d characters", name, utf8.RuneCountInString(v))
+			}
+			if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+				t.Fatalf("%s accepted as %q", name, v)
 			}
 			if _, bad := in.errs[name]; bad {
 				t.Fatalf("%s both accepted and rejected", name)
@@ -86,6 +91,32 @@ func TestResolveClientIP(t *testing.T) {
 		}
 		if got := resolveClientIP(r, trusted); got != tt.want {
 			t.Errorf("remote %s XFF %q: got %s, want %s", tt.remote, tt.xff, got, tt.want)
+		}
+	}
+}
+
+func TestLoneSurrogate(t *testing.T) {
+	tests := []struct {
+		lit  string
+		want rune // 0: none
+	}{
+		{`"plain"`, 0},
+		{`"\ud83d\ude00"`, 0},
+		{`"\uD83D\uDE00 and \u00e9"`, 0},
+		{`"\ud800"`, 0xd800},
+		{`"x\udfff"`, 0xdfff},
+		{`"\ud800\ud800"`, 0xd800},
+		{`"\ud83d\u0041"`, 0xd83d},
+		{`"\ude00\ud83d"`, 0xde00},
+		{`"\ud83d\ude00\udc00"`, 0xdc00},
+		{`"\\ud800"`, 0},
+		{`"\\\ud800"`, 0xd800},
+		{`"\"\ud800"`, 0xd800},
+	}
+	for _, tt := range tests {
+		r, found := loneSurrogate([]byte(tt.lit))
+		if found != (tt.want != 0) || r != tt.want {
+			t.Errorf("loneSurrogate(%s) = %U, %v; want %U", tt.lit, r, found, tt.want)
 		}
 	}
 }

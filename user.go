@@ -33,19 +33,6 @@ type Registration struct {
 	Password  *string
 }
 
-// isControlCharacter reports whether r is a control character (category Cc: line breaks and
-// tabs included) or a Unicode bidirectional control, which can make text read other than it is.
-func isControlCharacter(r rune) bool {
-	switch {
-	case unicode.IsControl(r), r == '\u061c', r == '\u200e', r == '\u200f', '\u202a' <= r && r <= '\u202e', '\u2066' <= r && r <= '\u2069':
-		return true
-	}
-	return false
-}
-
-// HasControlCharacters reports whether s holds a control character (see isControlCharacter).
-func HasControlCharacters(s string) bool { return strings.IndexFunc(s, isControlCharacter) >= 0 }
-
 // TooLong is the contract's message for a value over its limit.
 func TooLong(limit int) string {
 	return fmt.Sprintf("Ensure this field has no more than %d characters.", limit)
@@ -55,10 +42,11 @@ func TooLong(limit int) string {
 // and C1 controls and DEL, line breaks and tabs included) or a Unicode bidirectional control
 // (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), none of which belongs in a name: they
 // break the lines a name is shown on, or reorder and hide what a reader sees.
-func HasControlCharacters(s string) bool {
-	return strings.ContainsFunc(s, func(r rune) bool {
-		return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
-	})
+func HasControlCharacters(s string) bool { return strings.ContainsFunc(s, isControlCharacter) }
+
+// isControlCharacter is the rune test of HasControlCharacters.
+func isControlCharacter(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
 }
 
 // hasControlsBesidesLineBreaks reports whether free text (an address) holds a Cc character

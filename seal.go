@@ -32,10 +32,10 @@ var ErrSealed = errors.New("key material is sealed under a master key that was n
 // all one byte value. Its errors never show the key.
 func CheckMasterKey(key []byte) error {
 	if len(key) != MasterKeySize {
-		return fmt.Errorf("want %d bytes, got %d", MasterKeySize, len(key))
+		return fmt.Errorf("it has %d bytes, not %d", len(key), MasterKeySize)
 	}
 	if bytes.Count(key, key[:1]) == len(key) {
-		return errors.New("every byte is the same: not a random key")
+		return errors.New("every byte of it is the same, so it is not a random key")
 	}
 	return nil
 }

@@ -418,3 +418,41 @@ func readDump(t *testing.T, path string) []byte {
 	}
 	return out
 }
+
+// A lost master key loses the keys and secrets, never the accounts: deleting the sealed rows
+// (docs/deploy.md) lets authd start with a new key and new keys. Every token issued before is
+// refused, and people sign in again with their passwords.
+func TestLostMasterKeyMeansNewKeys(t *testing.T) {
+	_, lost := newMasterKey(t)
+	dbPath := filepath.Join(t.TempDir(), "authd.db")
+	env := map[string]string{"AUTH_DATABASE_URL": "sqlite:" + dbPath, "AUTH_MASTER_KEY": lost}
+	a := startAuthd(t, env)
+	const password = "the key is gone"
+	access, refresh := signIn(t, a.url, "ada@example.com", password)
+	if err := a.stop(); err != nil {
+		t.Fatal(err)
+	}
+	db := openDB(t, "sqlite", dbPath)
+	for _, table := range []string{"signing_keys", "refresh_keys", "secrets"} {
+		if _, err := db.Exec(`DELETE FROM ` + table); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	_, env["AUTH_MASTER_KEY"] = newMasterKey(t)
+	b := startAuthd(t, env)
+	if code, _ := post(t, b.url+"/auth/token/verify/", map[string]string{"access_token": access}); code != 401 {
+		t.Fatalf("an access token of the lost keys: %d, want 401", code)
+	}
+	if code, _ := post(t, b.url+"/auth/token/refresh/", map[string]string{"refresh_token": refresh}); code != 401 {
+		t.Fatalf("a refresh token of the lost keys: %d, want 401", code)
+	}
+	code, pair := post(t, b.url+"/auth/token/", map[string]string{"email": "ada@example.com", "password": password})
+	if code != 200 {
+		t.Fatalf("sign-in after new keys: %d %v", code, pair)
+	}
+	if code, _ := post(t, b.url+"/auth/token/verify/", map[string]string{"access_token": pair["access"].(string)}); code != 200 {
+		t.Fatalf("verify a new token: %d", code)
+	}
+}

@@ -65,6 +65,7 @@ type Service struct {
 
 	providers map[string]SocialProvider // by backend name, e.g. "google-oauth2"
 
+	keyring *keyring    // seals key material at rest
 	codeKey []byte      // HMAC key for reset codes
 	sealer  cipher.AEAD // seals outbox mail
 }
@@ -81,10 +82,15 @@ type Deps struct {
 	Mailed  func()
 	// Providers are the social sign-in backends by name ("google-oauth2"); none by default.
 	Providers map[string]SocialProvider
+	// MasterKey (MasterKeySize random bytes) seals every key and secret the store keeps. Nil
+	// keeps them in the clear: the development default.
+	MasterKey []byte
 }
 
 // New returns a Service. On a fresh database it creates the first signing key and the secrets
-// for codes and mail; every instance sharing the database ends up with the same ones.
+// for codes and mail; every instance sharing the database ends up with the same ones. With a
+// master key it stores them sealed, and seals in place any it finds in the clear. Stored material
+// that is sealed under another master key, or when none is given, is ErrSealed.
 func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 	if d.Now == nil {
 		d.Now = time.Now
@@ -97,14 +103,17 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, store: d.Store, limiter: d.Limiter, hasher: d.Hasher, now: d.Now, log: d.Log, mailed: d.Mailed,
 		tokens: newTokenMaker(cfg.Issuer, cfg.Audience, d.Now), providers: d.Providers}
+	var err error
+	if s.keyring, err = newKeyring(d.MasterKey); err != nil {
+		return nil, err
+	}
 	if err := s.ReloadKeys(ctx); err != nil {
 		return nil, err
 	}
-	var err error
-	if s.codeKey, err = d.Store.Secret(ctx, "reset-code-hmac", randomBytes(32)); err != nil {
+	if s.codeKey, err = s.secret(ctx, "reset-code-hmac"); err != nil {
 		return nil, fmt.Errorf("load code key: %w", err)
 	}
-	mailKey, err := d.Store.Secret(ctx, "outbox-aes-gcm", randomBytes(32))
+	mailKey, err := s.secret(ctx, "outbox-aes-gcm")
 	if err != nil {
 		return nil, fmt.Errorf("load mail key: %w", err)
 	}
@@ -119,13 +128,25 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 }
 
 // ReloadKeys reads the signing and refresh keys from the store, creating the first of each if
-// there is none.
+// there is none. With a master key, keys stored in the clear are sealed in place; a key sealed
+// under another master key, or when none is given, is ErrSealed.
 func (s *Service) ReloadKeys(ctx context.Context) error {
-	keys, err := loadOrCreate(ctx, s.store.SigningKeys, s.store.AddSigningKey, func() SigningKey { return NewSigningKey(1, s.now()) })
+	stored, err := loadOrCreate(ctx, s.store.SigningKeys, s.store.AddSigningKey, func() StoredKey {
+		return s.keyring.storedSigningKey(NewSigningKey(1, s.now()))
+	})
 	if err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
-	refresh, err := loadOrCreate(ctx, s.store.RefreshKeys, s.store.AddRefreshKey, func() RefreshKey { return NewRefreshKey(1, s.now()) })
+	keys, err := s.signingKeys(ctx, stored)
+	if err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	if stored, err = loadOrCreate(ctx, s.store.RefreshKeys, s.store.AddRefreshKey, func() StoredKey {
+		return s.keyring.storedRefreshKey(NewRefreshKey(1, s.now()))
+	}); err != nil {
+		return fmt.Errorf("refresh keys: %w", err)
+	}
+	refresh, err := s.refreshKeys(ctx, stored)
 	if err != nil {
 		return fmt.Errorf("refresh keys: %w", err)
 	}
@@ -152,7 +173,7 @@ func loadOrCreate[K any](ctx context.Context, load func(context.Context) ([]K, e
 // RotateKeys adds a signing key and a refresh key of the next generation. They are published
 // (the signing key in the JWKS) and checked at once, and sign from activateAfter on, so that
 // every instance (which reloads keys every minute) can check their tokens before any is issued.
-// Older keys keep verifying the tokens they signed.
+// Older keys keep verifying the tokens they signed. With a master key both are stored sealed.
 func (s *Service) RotateKeys(ctx context.Context, activateAfter time.Duration) (SigningKey, error) {
 	keys, err := s.store.SigningKeys(ctx)
 	if err != nil {
@@ -167,10 +188,10 @@ func (s *Service) RotateKeys(ctx context.Context, activateAfter time.Duration) (
 	k.ActivatesAt = now.Add(activateAfter)
 	r := NewRefreshKey(nextGeneration(len(refresh), func() int { return refresh[0].Generation }), now)
 	r.ActivatesAt = k.ActivatesAt
-	if err := s.store.AddSigningKey(ctx, k); err != nil {
+	if err := s.store.AddSigningKey(ctx, s.keyring.storedSigningKey(k)); err != nil {
 		return SigningKey{}, err
 	}
-	if err := s.store.AddRefreshKey(ctx, r); err != nil {
+	if err := s.store.AddRefreshKey(ctx, s.keyring.storedRefreshKey(r)); err != nil {
 		return SigningKey{}, err
 	}
 	if err := s.ReloadKeys(ctx); err != nil {

@@ -140,6 +140,16 @@ type RefreshKey struct {
 	ActivatesAt time.Time
 }
 
+// StoredKey is a signing or refresh key as the store keeps it. Material is opaque to the store:
+// the key's seed or secret, sealed by the Service when it has a master key.
+type StoredKey struct {
+	ID          string
+	Generation  int
+	Material    []byte
+	CreatedAt   time.Time
+	ActivatesAt time.Time
+}
+
 // Store is what the Service needs from persistence. Every method that changes more than one row
 // does so in one transaction; single-use things are consumed by conditional writes.
 type Store interface {
@@ -197,15 +207,24 @@ type Store interface {
 	ResetPassword(ctx context.Context, codeID string, change AccountChange) error
 
 	// SigningKeys returns every kept signing key, newest generation first.
-	SigningKeys(ctx context.Context) ([]SigningKey, error)
+	SigningKeys(ctx context.Context) ([]StoredKey, error)
 	// AddSigningKey stores k unless a key of its generation exists (another instance won).
-	AddSigningKey(ctx context.Context, k SigningKey) error
+	AddSigningKey(ctx context.Context, k StoredKey) error
+	// ReplaceSigningKey swaps the material of the signing key kid only if it is still old;
+	// otherwise ErrConflict.
+	ReplaceSigningKey(ctx context.Context, kid string, old, new []byte) error
 	// RefreshKeys returns every kept refresh key, newest generation first.
-	RefreshKeys(ctx context.Context) ([]RefreshKey, error)
+	RefreshKeys(ctx context.Context) ([]StoredKey, error)
 	// AddRefreshKey stores k unless a key of its generation exists.
-	AddRefreshKey(ctx context.Context, k RefreshKey) error
+	AddRefreshKey(ctx context.Context, k StoredKey) error
+	// ReplaceRefreshKey swaps the material of the refresh key kid only if it is still old;
+	// otherwise ErrConflict.
+	ReplaceRefreshKey(ctx context.Context, kid string, old, new []byte) error
 	// Secret returns the stored secret of that name, storing candidate first if there is none.
 	Secret(ctx context.Context, name string, candidate []byte) ([]byte, error)
+	// ReplaceSecret swaps the value of the named secret only if it is still old; otherwise
+	// ErrConflict.
+	ReplaceSecret(ctx context.Context, name string, old, new []byte) error
 
 	// Purge deletes, in batches of at most batch rows, what can no longer matter at now: expired
 	// refresh tokens and their sessions, codes older than the hourly window, sent or dead mail.

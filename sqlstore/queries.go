@@ -81,6 +81,11 @@ var queries = map[string]string{
 	"addRefreshKey": `INSERT INTO refresh_keys (kid, generation, secret, created_at, activates_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 	"addSecret":     `INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING`,
 	"secret":        `SELECT value FROM secrets WHERE name = ?`,
+	// Key material is replaced (sealed in place) only if it still holds the bytes the caller
+	// read, so of instances starting together exactly one rewrites each row.
+	"replaceSigningKey": `UPDATE signing_keys SET private_key = ? WHERE kid = ? AND private_key = ?`,
+	"replaceRefreshKey": `UPDATE refresh_keys SET secret = ? WHERE kid = ? AND secret = ?`,
+	"replaceSecret":     `UPDATE secrets SET value = ? WHERE name = ? AND value = ?`,
 
 	// Purging runs in small batches, each found through an index, so it never holds the
 	// database for long. Deleting a sign-in deletes its refresh tokens (ON DELETE CASCADE).

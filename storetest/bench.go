@@ -27,12 +27,12 @@ func Bench(b *testing.B, open func(b *testing.B) Store) {
 	must(b, s.CreateSession(ctx, auth.Session{ID: "bs", UserID: "u1", CreatedAt: t0}, first))
 	must(b, s.CreateSocialUser(ctx, user("g", "g@x.io", ""), link("sub-g")))
 	must(b, s.AddResetCode(ctx, code("claim", "claim@x.io", "", t0), nil, 0, t0))
-	must(b, s.AddSigningKey(ctx, auth.NewSigningKey(1, t0)))
+	must(b, s.AddSigningKey(ctx, storedKey("k0", 1)))
 	if _, err := s.Secret(ctx, "bench", []byte("secret")); err != nil {
 		b.Fatal(err)
 	}
 	mail := &auth.Outgoing{Payload: make([]byte, 300), CreatedAt: t0}
-	key := auth.NewSigningKey(2, t0)
+	key := storedKey("k", 2)
 	hashes, hash := [2]string{"$argon2id$x", "$argon2id$y"}, 0 // u2's hash is hashes[hash]
 	prev, n := first, 0
 	next := func(prefix string) string { n++; return fmt.Sprintf("%s%d", prefix, n) }

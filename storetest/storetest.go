@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		"session needs current credentials": testSessionNeedsCurrentCredentials,
 		"replaced code mail":                testReplacedCodeMailIsNotSent,
 		"refresh keys":                      testRefreshKeys,
+		"replace key material":              testReplaceKeyMaterial,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open(t)) })
@@ -373,18 +374,26 @@ func testOutboxOrder(t *testing.T, s Store) {
 	}
 }
 
+// storedKey is a key as the Service hands it to the store: material the store keeps as opaque
+// bytes (here longer than any raw seed, as sealed material is).
+func storedKey(id string, generation int) auth.StoredKey {
+	return auth.StoredKey{ID: id, Generation: generation, Material: []byte("sealed:v1:material of " + id + "\x00\xff"), CreatedAt: t0}
+}
+
 func testKeysAndSecrets(t *testing.T, s Store) {
 	if keys, err := s.SigningKeys(ctx); err != nil || len(keys) != 0 {
 		t.Fatalf("keys of a new store: %v, %v", keys, err)
 	}
-	a, b := auth.NewSigningKey(1, t0), auth.NewSigningKey(1, t0)
-	s.AddSigningKey(ctx, a)
+	a, b := storedKey("a", 1), storedKey("b", 1)
+	a.ActivatesAt = t0.Add(time.Minute)
+	must(t, s.AddSigningKey(ctx, a))
 	if err := s.AddSigningKey(ctx, b); err != nil {
 		t.Fatalf("losing the race for generation 1 is not an error: %v", err)
 	}
-	s.AddSigningKey(ctx, auth.NewSigningKey(2, t0))
+	must(t, s.AddSigningKey(ctx, storedKey("c", 2)))
 	keys, _ := s.SigningKeys(ctx)
-	if len(keys) != 2 || keys[0].Generation != 2 || keys[1].ID != a.ID || !keys[1].Private.Equal(a.Private) {
+	if len(keys) != 2 || keys[0].Generation != 2 || keys[1].ID != a.ID || !bytes.Equal(keys[1].Material, a.Material) ||
+		!keys[1].CreatedAt.Equal(t0) || !keys[1].ActivatesAt.Equal(a.ActivatesAt) {
 		t.Fatalf("keys = %+v", keys)
 	}
 	first, _ := s.Secret(ctx, "x", []byte("one"))
@@ -398,16 +407,89 @@ func testRefreshKeys(t *testing.T, s Store) {
 	if keys, err := s.RefreshKeys(ctx); err != nil || len(keys) != 0 {
 		t.Fatalf("refresh keys of a new store: %v, %v", keys, err)
 	}
-	a := auth.NewRefreshKey(1, t0)
+	a := storedKey("ra", 1)
 	must(t, s.AddRefreshKey(ctx, a))
-	must(t, s.AddRefreshKey(ctx, auth.NewRefreshKey(1, t0))) // lost the race for generation 1
-	b := auth.NewRefreshKey(2, t0)
+	must(t, s.AddRefreshKey(ctx, storedKey("rb", 1))) // lost the race for generation 1
+	b := storedKey("rc", 2)
 	b.ActivatesAt = t0.Add(time.Minute)
 	must(t, s.AddRefreshKey(ctx, b))
 	keys, err := s.RefreshKeys(ctx)
 	if err != nil || len(keys) != 2 || keys[0].ID != b.ID || !keys[0].ActivatesAt.Equal(b.ActivatesAt) ||
-		keys[1].ID != a.ID || !bytes.Equal(keys[1].Secret, a.Secret) {
+		keys[1].ID != a.ID || !bytes.Equal(keys[1].Material, a.Material) {
 		t.Fatalf("refresh keys = %+v, %v", keys, err)
+	}
+}
+
+// Key material is replaced (sealed in place) only while it still holds the bytes the caller read:
+// of instances racing to seal one row, exactly one rewrites it.
+func testReplaceKeyMaterial(t *testing.T, s Store) {
+	plain := []byte("plain material")
+	kinds := []struct {
+		name    string
+		add     func(id string) error
+		replace func(id string, old, new []byte) error
+		read    func(id string) []byte
+	}{
+		{"signing key", func(id string) error {
+			k := storedKey(id, 1)
+			k.Material = plain
+			return s.AddSigningKey(ctx, k)
+		}, func(id string, old, new []byte) error { return s.ReplaceSigningKey(ctx, id, old, new) }, func(id string) []byte {
+			keys, err := s.SigningKeys(ctx)
+			must(t, err)
+			return keys[0].Material
+		}},
+		{"refresh key", func(id string) error {
+			k := storedKey(id, 1)
+			k.Material = plain
+			return s.AddRefreshKey(ctx, k)
+		}, func(id string, old, new []byte) error { return s.ReplaceRefreshKey(ctx, id, old, new) }, func(id string) []byte {
+			keys, err := s.RefreshKeys(ctx)
+			must(t, err)
+			return keys[0].Material
+		}},
+		{"secret", func(id string) error {
+			_, err := s.Secret(ctx, id, plain)
+			return err
+		}, func(id string, old, new []byte) error { return s.ReplaceSecret(ctx, id, old, new) }, func(id string) []byte {
+			v, err := s.Secret(ctx, id, []byte("unused"))
+			must(t, err)
+			return v
+		}},
+	}
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			must(t, k.add("k1"))
+			if err := k.replace("k1", []byte("other bytes"), []byte("sealed:v1:x")); !errors.Is(err, auth.ErrConflict) {
+				t.Fatalf("replace from bytes it does not hold = %v, want ErrConflict", err)
+			}
+			if err := k.replace("nope", plain, []byte("sealed:v1:x")); !errors.Is(err, auth.ErrConflict) {
+				t.Fatalf("replace of a row that does not exist = %v, want ErrConflict", err)
+			}
+			if got := k.read("k1"); !bytes.Equal(got, plain) {
+				t.Fatalf("material after refused replaces = %q, want %q", got, plain)
+			}
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			won := map[string]bool{}
+			for i := range 10 {
+				wg.Go(func() {
+					sealed := []byte(fmt.Sprintf("sealed:v1:%d\x00\xfe", i))
+					err := k.replace("k1", plain, sealed)
+					mu.Lock()
+					defer mu.Unlock()
+					if err == nil {
+						won[string(sealed)] = true
+					} else if !errors.Is(err, auth.ErrConflict) {
+						t.Errorf("racing replace: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			if got := k.read("k1"); len(won) != 1 || !won[string(got)] {
+				t.Fatalf("%d racing replaces won, material now %q; want exactly one, its bytes kept", len(won), got)
+			}
+		})
 	}
 }
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/base64"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	auth "github.com/authd/authd"
 	"github.com/authd/authd/google"
 )
 
@@ -49,6 +52,7 @@ type config struct {
 	IdleTimeout        time.Duration
 	DebugAddr          string
 	KeyReloadInterval  time.Duration
+	MasterKey          []byte // nil: key material is stored in the clear
 }
 
 // setting is one variable: its environment name, its flag, its default and how to read it.
@@ -151,6 +155,11 @@ func settings() []setting {
 			c.RedisURL = v
 			return nil
 		}},
+		{"AUTH_MASTER_KEY", "", "32 random bytes, base64 (openssl rand -base64 32): seals the keys and secrets kept in the database; unset: kept in the clear, for development only (set it in the environment, not as a flag)", func(v string, c *config) error {
+			key, err := parseMasterKey(v)
+			c.MasterKey = key
+			return err
+		}},
 		{"AUTH_KEY_RELOAD_INTERVAL", "1m", "how often each instance picks up signing keys added by authd keys rotate", durationInto(func(c *config) *time.Duration { return &c.KeyReloadInterval }, false)},
 		{"AUTH_READ_HEADER_TIMEOUT", "5s", "a client must send its request headers within this", durationInto(func(c *config) *time.Duration { return &c.ReadHeaderTimeout }, false)},
 		{"AUTH_READ_TIMEOUT", "15s", "a client must send its whole request within this", durationInto(func(c *config) *time.Duration { return &c.ReadTimeout }, false)},
@@ -216,6 +225,26 @@ func loadConfig(args []string, getenv func(string) string, out io.Writer) (confi
 		return c, fmt.Errorf("AUTH_GOOGLE_CLIENT_SECRET: required with AUTH_GOOGLE_CLIENT_ID")
 	}
 	return c, nil
+}
+
+// parseMasterKey decodes AUTH_MASTER_KEY: standard or URL-safe base64, padded or not, of a key
+// auth.CheckMasterKey accepts. "" is no key. Its errors never show the value.
+func parseMasterKey(v string) ([]byte, error) {
+	if v == "" {
+		return nil, nil
+	}
+	const want = "want 32 random bytes in base64 (openssl rand -base64 32 makes one)"
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		key, err := enc.Strict().DecodeString(v)
+		if err != nil {
+			continue
+		}
+		if err := auth.CheckMasterKey(key); err != nil {
+			return nil, fmt.Errorf("%s: %w", want, err)
+		}
+		return key, nil
+	}
+	return nil, errors.New(want + ": not base64")
 }
 
 func durationInto(field func(*config) *time.Duration, zeroOK bool) func(string, *config) error {

@@ -142,7 +142,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("authd listening", "addr", ln.Addr().String(), "database", strings.SplitN(cfg.DatabaseURL, ":", 2)[0], "smtp", cfg.SMTPURL != "", "google", cfg.Google.ClientID != "")
+	log.Info("authd listening", "addr", ln.Addr().String(), "database", strings.SplitN(cfg.DatabaseURL, ":", 2)[0], "smtp", cfg.SMTPURL != "", "google", cfg.Google.ClientID != "", "master_key", cfg.MasterKey != nil)
 
 	select {
 	case err = <-serveErr:
@@ -224,14 +224,19 @@ func newService(ctx context.Context, cfg config, store auth.Store, limiter auth.
 	if cfg.Google.ClientID != "" {
 		providers["google-oauth2"] = google.New(cfg.Google)
 	}
-	return auth.New(ctx, svcCfg, auth.Deps{
+	svc, err := auth.New(ctx, svcCfg, auth.Deps{
 		Store:     store,
 		Limiter:   limiter,
 		Hasher:    auth.NewHasher(auth.DefaultHashParams, cfg.HashConcurrency, 2*time.Second),
 		Log:       log,
 		Mailed:    mailed,
 		Providers: providers,
+		MasterKey: cfg.MasterKey,
 	})
+	if errors.Is(err, auth.ErrSealed) {
+		return nil, errors.New("key material is sealed: set AUTH_MASTER_KEY to the key that sealed it")
+	}
+	return svc, err
 }
 
 // reloadKeysLoop picks up signing keys other instances or `authd keys rotate` added.
@@ -250,7 +255,8 @@ func reloadKeysLoop(ctx context.Context, svc *auth.Service, every time.Duration,
 	}
 }
 
-// rotateKeys is `authd keys rotate`: it adds a signing key to the database the settings name.
+// rotateKeys is `authd keys rotate`: it adds a signing key and a refresh key to the database the
+// settings name, sealed with AUTH_MASTER_KEY when it is set (as the service that reads them).
 func rotateKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	activate := -time.Duration(1)
 	for i := 0; i < len(args); i++ {

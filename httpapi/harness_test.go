@@ -110,7 +110,7 @@ func (e *env) dump() []byte {
 		return b
 	}
 	var out bytes.Buffer
-	for _, table := range []string{"users", "sessions", "refresh_tokens", "reset_codes", "outbox", "signing_keys", "secrets", "social_accounts"} {
+	for _, table := range []string{"users", "sessions", "refresh_tokens", "reset_codes", "outbox", "signing_keys", "refresh_keys", "secrets", "social_accounts"} {
 		rows, err := e.store.DB().Query(`SELECT row_to_json(t)::text FROM ` + table + ` t`)
 		if err != nil {
 			e.t.Fatal(err)

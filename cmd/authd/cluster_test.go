@@ -222,7 +222,9 @@ func TestInstancesActAsOneService(t *testing.T) {
 		call(t, nodes[i%3].url+"/auth/register/", "", map[string]string{"first_name": "M", "last_name": "N", "email": email,
 			"phone_no": fmt.Sprintf("+4420718388%02d", i)})
 	}
-	smtp.WaitFor(5 + 9)
+	// Of ida's five codes, those replaced before their email went out are not sent: at least the
+	// newest is, and each of the nine welcome emails.
+	smtp.WaitFor(1 + 9)
 	db, err := sql.Open("pgx", pg)
 	if err != nil {
 		t.Fatal(err)
@@ -230,7 +232,7 @@ func TestInstancesActAsOneService(t *testing.T) {
 	defer db.Close()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		var unsent int
-		db.QueryRow(`SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL`).Scan(&unsent)
+		db.QueryRow(`SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL`).Scan(&unsent)
 		if unsent == 0 {
 			break // every email is recorded as sent: a duplicate would have been sent by now
 		}
@@ -246,8 +248,10 @@ func TestInstancesActAsOneService(t *testing.T) {
 		}
 		ids[m.MessageID] = true
 	}
-	if len(msgs) != 14 {
-		t.Fatalf("%d emails, want 14", len(msgs))
+	var stopped int
+	db.QueryRow(`SELECT COUNT(*) FROM outbox WHERE dead_at IS NOT NULL AND last_error = 'replaced by a newer code'`).Scan(&stopped)
+	if len(msgs)+stopped != 14 || len(msgs) < 10 {
+		t.Fatalf("%d emails sent and %d stopped as replaced, want 14 in all, at least 10 sent", len(msgs), stopped)
 	}
 
 	// The per-address limit is one budget for the whole service, not one per instance.

@@ -27,8 +27,8 @@ const (
 
 // Contract, "Conventions": a NUL character in any field, on every endpoint and both stores, is
 // refused with "Null characters are not allowed."; no such input ever reaches the store or
-// produces a 5xx. On PostgreSQL these requests answer 500 (invalid byte sequence 0x00); on SQLite
-// the NUL is stored (201) or looked up.
+// produces a 5xx. (Before the fix, PostgreSQL answered 500, invalid byte sequence 0x00, and
+// SQLite stored the NUL.)
 func TestAttackNulCharactersAreRefusedEverywhere(t *testing.T) {
 	e := newEnv(t)
 	reg := func(field, value string) obj {
@@ -62,8 +62,8 @@ func TestAttackNulCharactersAreRefusedEverywhere(t *testing.T) {
 }
 
 // Contract, "Conventions": a form body that is not valid UTF-8 is
-// 400 {"detail": "Form data is not valid UTF-8."}. On PostgreSQL registration answers 500
-// (invalid byte sequence 0xff); on SQLite the bytes are stored.
+// 400 {"detail": "Form data is not valid UTF-8."}. (Before the fix, PostgreSQL answered 500 and
+// SQLite stored the bytes.)
 func TestAttackInvalidUTF8FormIsRefused(t *testing.T) {
 	e := newEnv(t)
 	form := url.Values{"first_name": {"An\xffn"}, "last_name": {"Lee"}, "email": {"utf8@example.com"},
@@ -78,7 +78,7 @@ func TestAttackInvalidUTF8FormIsRefused(t *testing.T) {
 }
 
 // Contract, "Conventions": first_name and last_name refuse control characters (line breaks and
-// tabs included) and Unicode bidirectional controls. Both are accepted (201) on both stores.
+// tabs included) and Unicode bidirectional controls. (Before the fix, both stores accepted them.)
 func TestAttackControlCharactersInNamesAreRefused(t *testing.T) {
 	e := newEnv(t)
 	r := e.post("/auth/register/", obj{"first_name": "Ann\u202egnp.exe", "last_name": "Lee\r\nBcc: x@example.com",
@@ -109,10 +109,9 @@ func (b *blockingTransport) Send(_ context.Context, _ string, m auth.Message) er
 }
 
 // Contract, last paragraph: "A code that a newer one replaced before its email went out is not
-// sent." The sender claims up to 10 emails at once and then sends them one by one from the
-// payloads it read at claim time; a code replaced while an earlier email of the same batch is
-// being sent (a slow SMTP server) still goes out, although its row was marked dead.
-func TestAttackReplacedCodeInClaimedBatchIsStillSent(t *testing.T) {
+// sent." A code replaced while an earlier email is being sent (a slow SMTP server) is not sent.
+// (Before the fix, the sender claimed ten emails at once and sent the replaced one from its batch.)
+func TestAttackReplacedCodeDuringAnEarlierSendIsNotSent(t *testing.T) {
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "authd.db"))
 	if err != nil {
@@ -172,10 +171,9 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // authoritative for the email (email_verified and @gmail.com or hd), and "proving an email removes
 // what someone else may have added while it was unproven". Google is not authoritative for a
 // verified non-Gmail address without hd (the address may have changed hands since Google checked
-// it), so such an identity cannot join an existing account — but it can create the account first,
-// and then it survives the owner's password reset: the owner proves the address, and the
-// pre-registered identity still signs in to the owner's account.
-func TestAttackNonAuthoritativeGoogleIdentitySurvivesOwnersReset(t *testing.T) {
+// it), so such an identity cannot join an existing account; when it creates the account first, the
+// owner's password reset (proving the address) removes it. (Before the fix, it survived the reset.)
+func TestAttackNonAuthoritativeGoogleIdentityDiesWithOwnersReset(t *testing.T) {
 	e := newEnv(t, withGoogle)
 	// Mallory once controlled owner@corp.example and has a personal Google account on it.
 	mallory := authtest.GoogleUser{Sub: "4242", Email: "owner@corp.example", EmailVerified: true, GivenName: "Mallory"}
@@ -195,7 +193,7 @@ func TestAttackNonAuthoritativeGoogleIdentitySurvivesOwnersReset(t *testing.T) {
 }
 
 // Brief / security.md 52: security events in the log carry the client address and the request
-// id. The per-address throttle's event (ip_throttled) has no request_id.
+// id, the per-address throttle's event (ip_throttled) included.
 func TestAttackThrottleEventCarriesRequestID(t *testing.T) {
 	e := newEnv(t, func(e *env) { e.opts.IPRateLimit = 1 })
 	e.post("/auth/password/reset/verify/", obj{"email": "x@example.com", "otp": "123456"})
@@ -211,10 +209,10 @@ func TestAttackThrottleEventCarriesRequestID(t *testing.T) {
 }
 
 // Contract, password rule 2 (Django's MinimumLengthValidator: len(password) as received) and
-// security.md 1: a password shorter than 8 characters is refused. The rule is judged on the NFKC
-// form, and compatibility characters expand: "ﷺ" (one character, U+FDFA) becomes 18, "⑽⑽" (two)
-// becomes "(10)(10)". Both are accepted as passwords.
-func TestAttackShortPasswordsPassMinimumLengthAfterNFKC(t *testing.T) {
+// security.md 1: a password shorter than 8 characters is refused, though compatibility characters
+// expand under NFKC: "ﷺ" (one character, U+FDFA) becomes 18, "⑽⑽" (two) becomes "(10)(10)".
+// (Before the fix, both were accepted.)
+func TestAttackPasswordsShortAsReceivedAreTooShort(t *testing.T) {
 	e := newEnv(t)
 	for i, pw := range []string{"\ufdfa", "⑽⑽", "㍿㍿"} {
 		r := e.post("/auth/register/", obj{"first_name": "Ann", "last_name": "Lee", "email": fmt.Sprintf("short%d@example.com", i),

@@ -83,7 +83,9 @@ func New(cfg Config) *Provider {
 func (p *Provider) Identify(ctx context.Context, credential string) (auth.SocialIdentity, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	if credential == "" || len(credential) > 8192 {
+	// No Google credential holds a control character, and one that did could not be sent in a
+	// header: refused here, it is not mistaken for Google being unreachable.
+	if credential == "" || len(credential) > 8192 || auth.HasControlCharacters(credential) {
 		return auth.SocialIdentity{}, auth.ErrSocialRejected
 	}
 	if looksLikeJWT(credential) {

@@ -205,13 +205,7 @@ func handleSocial(svc *auth.Service, log *slog.Logger) http.Handler {
 		if err := in.errs.Err(); err != nil {
 			return 0, nil, err
 		}
-		code := in.str("access_code")
-		if auth.HasControlCharacters(code) {
-			// No provider issues such a credential, and it cannot be sent in a header: without
-			// this it was answered 502, as if Google were down.
-			return 0, nil, auth.ErrSocialRejected
-		}
-		pair, created, err := svc.SignInWithProvider(r.Context(), backend, code)
+		pair, created, err := svc.SignInWithProvider(r.Context(), backend, in.str("access_code"))
 		switch {
 		case err != nil:
 			return 0, nil, err

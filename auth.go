@@ -215,11 +215,13 @@ func (s *Service) JWKS() []JWK { return s.tokens.jwks() }
 // Ping reports whether the store answers.
 func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
 
-// Message is an email to send.
+// Message is an email to send. Code repeats the code the text carries, if any, for the log
+// mailer of development setups, which shows it in a field of its own.
 type Message struct {
 	To      string `json:"to"`
 	Subject string `json:"subject"`
 	Text    string `json:"text"`
+	Code    string `json:"code,omitempty"`
 }
 
 func (s *Service) seal(m Message) *Outgoing {

@@ -11,13 +11,13 @@ import (
 // code), so an email greets no one by a name someone else entered.
 
 func resetMessage(to, code string, ttl time.Duration) Message {
-	return Message{To: to, Subject: "Your password reset code", Text: fmt.Sprintf(
+	return Message{To: to, Subject: "Your password reset code", Code: code, Text: fmt.Sprintf(
 		"Hello,\n\nYour password reset code is: %s\n\nIt expires in %s. If you did not ask to reset your password, ignore this email: your password has not changed.\n",
 		code, minutes(ttl))}
 }
 
 func welcomeMessage(to, code string, ttl time.Duration) Message {
-	return Message{To: to, Subject: "Set your password", Text: fmt.Sprintf(
+	return Message{To: to, Subject: "Set your password", Code: code, Text: fmt.Sprintf(
 		"Hello,\n\nAn account was created with this email address. To set its password, use this code: %s\n\nIt expires in %s. If you did not ask for an account, ignore this email.\n",
 		code, minutes(ttl))}
 }

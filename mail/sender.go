@@ -114,7 +114,9 @@ func (s *Sender) deliver(ctx context.Context, it auth.OutboxItem) bool {
 	cancel()
 	now := s.Now()
 	if err == nil {
-		s.Log.Info("email sent", "event", "mail_sent", "outbox_id", it.ID, "attempt", it.Attempts)
+		if _, logged := s.Transport.(interface{ reportsDelivery() }); !logged {
+			s.Log.Info("email sent", "event", "mail_sent", "outbox_id", it.ID, "attempt", it.Attempts)
+		}
 		s.record(s.Outbox.MarkSent(ctx, it.ID, now))
 		return true
 	}

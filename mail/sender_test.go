@@ -2,9 +2,11 @@ package mail_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,5 +66,44 @@ func TestSMTPURLs(t *testing.T) {
 		if (err == nil) != ok {
 			t.Errorf("NewSMTP(%q) = %v", url, err)
 		}
+	}
+}
+
+// Without SMTP an email is one log line that says it went to the log, with its code in a field
+// of its own, and no second line claiming it was sent.
+func TestLogMailerWritesOneLineWithTheCode(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	now := time.Now()
+	must(t, store.AddResetCode(ctx, auth.ResetCode{ID: "c", EmailKey: "a@x.io", Hash: []byte("h"), CreatedAt: now, ExpiresAt: now},
+		&auth.Outgoing{Payload: []byte("p"), CreatedAt: now}, 0, now))
+	var logs authtest.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	msg := auth.Message{To: "a@x.io", Subject: "Your password reset code", Text: "Your code is: 042917", Code: "042917"}
+	s := mail.NewSender(store, mail.Log{Logger: log}, func([]byte) (auth.Message, error) { return msg, nil }, log)
+	if n := s.Drain(ctx); n != 1 {
+		t.Fatalf("drained %d emails, want 1", n)
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("%d log lines for one email, want 1:\n%s", len(lines), logs.String())
+	}
+	var entry map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &entry); err != nil {
+		t.Fatal(err)
+	}
+	if entry["code"] != "042917" || entry["to"] != "a@x.io" || !strings.Contains(entry["msg"].(string), "written to the log, not sent") {
+		t.Fatalf("log line %s", lines[0])
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

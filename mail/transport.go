@@ -76,11 +76,17 @@ func (t *SMTP) Send(ctx context.Context, messageID string, m auth.Message) error
 }
 
 // Log writes emails to the log instead of sending them: for development, so the person running
-// authd can read the code. It is the only place a code may appear in a log.
+// authd can read the code, which has a field of its own ("code"). It is the only place a code may
+// appear in a log.
 type Log struct{ Logger *slog.Logger }
 
-// Send logs m.
+// Send logs m, one line.
 func (t Log) Send(_ context.Context, messageID string, m auth.Message) error {
-	t.Logger.Info("email (not sent: AUTH_SMTP_URL is unset)", "message_id", messageID, "to", m.To, "subject", m.Subject, "body", m.Text)
+	t.Logger.Info("email written to the log, not sent (AUTH_SMTP_URL is unset)", "event", "mail_logged",
+		"message_id", messageID, "to", m.To, "subject", m.Subject, "code", m.Code, "body", m.Text)
 	return nil
 }
+
+// reportsDelivery marks a transport whose Send already logs each email, so the sender does not
+// log it again.
+func (Log) reportsDelivery() {}

@@ -29,6 +29,10 @@ import (
 	"github.com/authd/authd/ratelimit"
 	"github.com/authd/authd/sqlite"
 	"github.com/authd/authd/sqlstore"
+
+	// Mozilla's root certificates, used only where the system has none (a scratch container
+	// image), so that Google and SMTP over TLS work from the bare static binary.
+	_ "golang.org/x/crypto/x509roots/fallback"
 )
 
 func main() {

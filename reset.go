@@ -66,32 +66,40 @@ func (s *Service) VerifyResetCode(ctx context.Context, email, otp string) error 
 
 // ConfirmReset sets a new password with a code: the code is used up, the email counts as
 // verified, Google identities linked while it was unproven are removed, and every sign-in of the
-// user is revoked, so their access tokens stop verifying. A password that breaks the rules is a
-// ValidationError on "password"; a bad code is the ValidationError on "otp".
+// user is revoked, so their access tokens stop verifying. A bad code is the ValidationError on
+// "otp", judged first; with the right code, a password that breaks the rules is a ValidationError
+// on "password" and costs no attempt.
 func (s *Service) ConfirmReset(ctx context.Context, email, otp, password string) error {
-	u, err := s.store.UserByEmailKey(ctx, EmailKey(email))
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return err
-	}
 	if utf8.RuneCountInString(password) > MaxPasswordLength {
 		return ValidationError{"password": {TooLong(MaxPasswordLength)}}
 	}
-	attrEmail := u.Email
-	if attrEmail == "" {
-		attrEmail = email
-	}
-	if problems := passwordProblems(password, s.cfg.MinPasswordLength, u.FirstName, u.LastName, attrEmail); len(problems) > 0 {
-		return ValidationError{"password": problems}
-	}
+	// The code first: until it is right, the answer must not depend on the account (its
+	// existence, or its names through the similarity rule).
 	code, err := s.checkCode(ctx, email, otp)
 	if err != nil {
 		return err
 	}
+	refund := func() {
+		if err := s.store.RefundResetAttempt(ctx, code.ID); err != nil {
+			s.log.Error("refund code attempt", "err", err)
+		}
+	}
+	u, err := s.store.UserByEmailKey(ctx, EmailKey(email))
+	if err != nil {
+		refund()
+		if errors.Is(err, ErrNotFound) { // the account went since the code was made
+			return errInvalidCode
+		}
+		return err
+	}
+	// A password the rules refuse costs no attempt: the person only has to choose another.
+	if problems := passwordProblems(password, s.cfg.MinPasswordLength, u.FirstName, u.LastName, u.Email); len(problems) > 0 {
+		refund()
+		return ValidationError{"password": problems}
+	}
 	hash, err := s.hasher.Hash(ctx, password)
 	if err != nil {
-		if rerr := s.store.RefundResetAttempt(ctx, code.ID); rerr != nil {
-			s.log.Error("refund code attempt", "err", rerr)
-		}
+		refund()
 		return err
 	}
 	// Proving the address removes what someone else may have added while it was unproven.

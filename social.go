@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -125,11 +126,17 @@ func (s *Service) adoptIdentity(ctx context.Context, provider string, id SocialI
 			return false, ErrSocialUnverifiedEmail
 		}
 		// The provider proves the address: what someone else may have added while it was unproven
-		// goes. An account whose email was never proven also loses its password, since whoever set
-		// it may not own the address, and every sign-in.
-		change := AccountChange{UserID: existing.ID, At: now, VerifyEmail: true, DropUnprovenSocial: true}
+		// goes, with every sign-in, since any may have come from it. An account whose email was
+		// never proven loses its password, which whoever set it may not own the address for.
+		links, err := s.store.SocialLinks(ctx, existing.ID)
+		if err != nil {
+			return false, err
+		}
+		unproven := slices.ContainsFunc(links, func(l SocialLink) bool { return !l.EmailVerified })
+		change := AccountChange{UserID: existing.ID, At: now, VerifyEmail: true, DropUnprovenSocial: unproven,
+			RevokeSessions: unproven || !existing.EmailVerified}
 		if !existing.EmailVerified {
-			change.SetPassword, change.PasswordHash, change.RevokeSessions = true, "", true
+			change.SetPassword, change.PasswordHash = true, ""
 		}
 		if err := s.store.LinkSocial(ctx, link, change); err != nil {
 			return false, err

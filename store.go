@@ -172,6 +172,8 @@ type Store interface {
 	// ReplacePasswordHash swaps the hash only if it is still old (a re-hash with new parameters).
 	ReplacePasswordHash(ctx context.Context, userID, old, new string) error
 
+	// SocialLinks returns the provider identities linked to a user, oldest first.
+	SocialLinks(ctx context.Context, userID string) ([]SocialLink, error)
 	// UserBySocial returns the user linked to a provider's subject, or ErrNotFound.
 	UserBySocial(ctx context.Context, provider, subject string) (User, error)
 	// CreateSocialUser inserts u linked to the provider's identity, in one transaction. A taken

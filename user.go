@@ -40,13 +40,14 @@ func TooLong(limit int) string {
 
 // HasControlCharacters reports whether s holds a control character (Unicode category Cc: C0
 // and C1 controls and DEL, line breaks and tabs included) or a Unicode bidirectional control
-// (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), none of which belongs in a name: they
-// break the lines a name is shown on, or reorder and hide what a reader sees.
+// (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) or Unicode's line and paragraph
+// separators (U+2028, U+2029), none of which belongs in a name: they break the lines a name is
+// shown on, or reorder and hide what a reader sees.
 func HasControlCharacters(s string) bool { return strings.ContainsFunc(s, isControlCharacter) }
 
 // isControlCharacter is the rune test of HasControlCharacters.
 func isControlCharacter(r rune) bool {
-	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || unicode.In(r, unicode.Zl, unicode.Zp)
 }
 
 // hasControlsBesidesLineBreaks reports whether free text (an address) holds a Cc character

@@ -64,6 +64,27 @@ func (s *Store) UserBySocial(ctx context.Context, provider, subject string) (aut
 	return u, s.wrap(err)
 }
 
+// SocialLinks returns the identities linked to the user, oldest first.
+func (s *Store) SocialLinks(ctx context.Context, userID string) ([]auth.SocialLink, error) {
+	rows, err := s.stmt["socialLinks"].QueryContext(ctx, userID)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer rows.Close()
+	var links []auth.SocialLink
+	for rows.Next() {
+		var l auth.SocialLink
+		var verified int
+		var at int64
+		if err := rows.Scan(&l.Provider, &l.Subject, &verified, &at); err != nil {
+			return nil, s.wrap(err)
+		}
+		l.EmailVerified, l.At = verified != 0, fromMicros(at)
+		links = append(links, l)
+	}
+	return links, s.wrap(rows.Err())
+}
+
 // CreateSocialUser inserts u and its link to the provider's identity, in one transaction.
 func (s *Store) CreateSocialUser(ctx context.Context, u auth.User, link auth.SocialLink) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {

@@ -89,6 +89,10 @@ func Bench(b *testing.B, open func(b *testing.B) Store) {
 			id := next("gnew")
 			return s.CreateSocialUser(ctx, user(id, id+"@x.io", ""), link("sub-"+id))
 		}},
+		{"SocialLinks", func(b *testing.B, i int) error {
+			_, err := s.SocialLinks(ctx, "g")
+			return err
+		}},
 		{"UserBySocial", func(b *testing.B, i int) error {
 			_, err := s.UserBySocial(ctx, "google-oauth2", "sub-g")
 			return err

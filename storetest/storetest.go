@@ -600,6 +600,15 @@ func testSocial(t *testing.T, s Store) {
 	if _, err := s.UserBySocial(ctx, "google-oauth2", "sub-q"); err != nil {
 		t.Fatalf("the identity being linked was dropped with the unproven ones: %v", err)
 	}
+	must(t, s.LinkSocial(ctx, auth.SocialLink{Provider: "google-oauth2", Subject: "sub-q2", At: t0.Add(2 * time.Second)}, auth.AccountChange{UserID: "p2", At: t0}))
+	links, err := s.SocialLinks(ctx, "p2")
+	if err != nil || len(links) != 2 || links[0].Subject != "sub-q" || !links[0].EmailVerified || !links[0].At.Equal(t0) ||
+		links[1].Subject != "sub-q2" || links[1].EmailVerified || links[1].Provider != "google-oauth2" {
+		t.Fatalf("SocialLinks = %+v, %v", links, err)
+	}
+	if links, err := s.SocialLinks(ctx, "nobody"); err != nil || len(links) != 0 {
+		t.Fatalf("SocialLinks of no user = %+v, %v", links, err)
+	}
 	if err := s.LinkSocial(ctx, link("sub-q"), auth.AccountChange{UserID: "p2", At: t0, SetPassword: true, PasswordHash: "x"}); !errors.Is(err, auth.ErrConflict) {
 		t.Fatalf("linking a linked subject = %v, want ErrConflict", err)
 	}

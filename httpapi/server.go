@@ -18,7 +18,7 @@ import (
 // and applies no per-address limit.
 type Options struct {
 	Log            *slog.Logger
-	CORSOrigins    []string
+	CORSOrigins    []string // origins allowed to call from a browser; "*" allows any
 	TrustedProxies []netip.Prefix
 	Limiter        auth.Limiter
 	IPRateLimit    int           // credential requests per client address per IPRateWindow; 0 is off
@@ -45,6 +45,9 @@ func NewHandler(svc *auth.Service, o Options) http.Handler {
 			AllowedOrigins: o.CORSOrigins,
 			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions},
 			AllowedHeaders: []string{"Content-Type", "Authorization", "X-Request-ID"},
+			// Browser code may read only the headers listed here: clients are told to honour
+			// Retry-After, and X-Request-ID ties an answer to the server's log line.
+			ExposedHeaders: []string{"Retry-After", "X-Request-ID"},
 			MaxAge:         600,
 		}).Handler(h)
 	}

@@ -126,13 +126,37 @@ func handleRefresh(svc *auth.Service, log *slog.Logger) http.Handler {
 }
 
 func handleVerify(svc *auth.Service, log *slog.Logger) http.Handler {
-	fields := []field{{name: "access_token", alias: "token", required: true}}
+	// Not required of the body: a body without it may leave the token to the Authorization header.
+	fields := []field{{name: "access_token", alias: "token"}}
 	return handle(log, fields, func(r *http.Request, in input) (int, any, error) {
+		token := in.str("access_token")
+		if !in.present["access_token"] && in.errs["access_token"] == nil {
+			var ok bool
+			if token, ok = bearerToken(r); !ok {
+				in.errs.Add("access_token", auth.MsgRequired)
+			}
+		}
 		if err := in.errs.Err(); err != nil {
 			return 0, nil, err
 		}
-		return http.StatusOK, empty, svc.Verify(r.Context(), in.str("access_token"))
+		// The service bounds the token (auth.MaxTokenLength) before parsing it, wherever it came from.
+		return http.StatusOK, empty, svc.Verify(r.Context(), token)
 	})
+}
+
+// bearerToken returns the token of a request's "Authorization: Bearer <token>" header (the
+// scheme in any case, as RFC 7235 has it), and false when there is no usable one: no header or
+// more than one, another scheme, "Bearer" alone, or more than two space-delimited values.
+func bearerToken(r *http.Request) (string, bool) {
+	values := r.Header.Values("Authorization")
+	if len(values) != 1 {
+		return "", false
+	}
+	parts := strings.Fields(values[0])
+	if len(parts) != 2 || !strings.EqualFold(parts[0], "Bearer") {
+		return "", false
+	}
+	return parts[1], true
 }
 
 func handleLogout(svc *auth.Service, log *slog.Logger) http.Handler {

@@ -15,7 +15,7 @@ func TestBothSlashFormsAnswer(t *testing.T) {
 			t.Errorf("POST %s: %d %s, want 400 (served, field required)", path, r.status, r.raw)
 		}
 	}
-	for _, path := range []string{"/.well-known/jwks.json", "/.well-known/jwks.json/", "/healthz", "/healthz/"} {
+	for _, path := range []string{"/.well-known/jwks.json", "/.well-known/jwks.json/", "/healthz", "/healthz/", "/livez", "/livez/", "/readyz", "/readyz/"} {
 		if r := e.do("GET", path, "", ""); r.status != 200 {
 			t.Errorf("GET %s: %d %s, want 200", path, r.status, r.raw)
 		}

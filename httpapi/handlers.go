@@ -249,23 +249,48 @@ func handleJWKS(svc *auth.Service) http.Handler {
 	})
 }
 
-func handleHealth(svc *auth.Service, log *slog.Logger, checks map[string]func(context.Context) error) http.Handler {
+// handleLive answers whenever the process does, touching no dependency: a failing database is
+// for readiness to report, and restarting the process would not mend it.
+func handleLive() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		report := map[string]string{"status": "ok", "database": "ok"}
-		for name, check := range checks {
-			report[name] = "ok"
-			if err := check(ctx); err != nil {
-				report[name], report["status"] = "unavailable", "degraded"
-			}
-		}
-		if err := svc.Ping(ctx); err != nil {
-			log.Error("health check: database unavailable", "err", err)
-			report["database"], report["status"] = "unavailable", "unavailable"
-			writeJSON(w, http.StatusServiceUnavailable, report)
-			return
-		}
-		writeJSON(w, http.StatusOK, report)
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+}
+
+// handleReady answers the dependency report: 503 when the database does not answer.
+func handleReady(svc *auth.Service, log *slog.Logger, checks map[string]func(context.Context) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status, report := readiness(r.Context(), svc, log, checks)
+		writeJSON(w, status, report)
+	})
+}
+
+// handleHealth answers the dependency report, as handleReady does, and the version serving it.
+func handleHealth(svc *auth.Service, log *slog.Logger, checks map[string]func(context.Context) error, version string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status, report := readiness(r.Context(), svc, log, checks)
+		report["version"] = version
+		writeJSON(w, status, report)
+	})
+}
+
+// readiness asks the database and the optional checks, for at most 2 seconds in all, and
+// returns the report and its status: the optional checks failing make it "degraded" (200), the
+// database failing "unavailable" (503).
+func readiness(ctx context.Context, svc *auth.Service, log *slog.Logger, checks map[string]func(context.Context) error) (int, map[string]string) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	report := map[string]string{"status": "ok", "database": "ok"}
+	for name, check := range checks {
+		report[name] = "ok"
+		if err := check(ctx); err != nil {
+			report[name], report["status"] = "unavailable", "degraded"
+		}
+	}
+	if err := svc.Ping(ctx); err != nil {
+		log.Error("health check: database unavailable", "err", err)
+		report["database"], report["status"] = "unavailable", "unavailable"
+		return http.StatusServiceUnavailable, report
+	}
+	return http.StatusOK, report
 }

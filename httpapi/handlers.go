@@ -126,13 +126,37 @@ func handleRefresh(svc *auth.Service, log *slog.Logger) http.Handler {
 }
 
 func handleVerify(svc *auth.Service, log *slog.Logger) http.Handler {
-	fields := []field{{name: "access_token", alias: "token", required: true}}
+	// Not required of the body: a body without it may leave the token to the Authorization header.
+	fields := []field{{name: "access_token", alias: "token"}}
 	return handle(log, fields, func(r *http.Request, in input) (int, any, error) {
+		token := in.str("access_token")
+		if !in.present["access_token"] && in.errs["access_token"] == nil {
+			var ok bool
+			if token, ok = bearerToken(r); !ok {
+				in.errs.Add("access_token", auth.MsgRequired)
+			}
+		}
 		if err := in.errs.Err(); err != nil {
 			return 0, nil, err
 		}
-		return http.StatusOK, empty, svc.Verify(r.Context(), in.str("access_token"))
+		// The service bounds the token (auth.MaxTokenLength) before parsing it, wherever it came from.
+		return http.StatusOK, empty, svc.Verify(r.Context(), token)
 	})
+}
+
+// bearerToken returns the token of a request's "Authorization: Bearer <token>" header (the
+// scheme in any case, as RFC 7235 has it), and false when there is no usable one: no header or
+// more than one, another scheme, "Bearer" alone, or more than two space-delimited values.
+func bearerToken(r *http.Request) (string, bool) {
+	values := r.Header.Values("Authorization")
+	if len(values) != 1 {
+		return "", false
+	}
+	parts := strings.Fields(values[0])
+	if len(parts) != 2 || !strings.EqualFold(parts[0], "Bearer") {
+		return "", false
+	}
+	return parts[1], true
 }
 
 func handleLogout(svc *auth.Service, log *slog.Logger) http.Handler {
@@ -225,23 +249,48 @@ func handleJWKS(svc *auth.Service) http.Handler {
 	})
 }
 
-func handleHealth(svc *auth.Service, log *slog.Logger, checks map[string]func(context.Context) error) http.Handler {
+// handleLive answers whenever the process does, touching no dependency: a failing database is
+// for readiness to report, and restarting the process would not mend it.
+func handleLive() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		report := map[string]string{"status": "ok", "database": "ok"}
-		for name, check := range checks {
-			report[name] = "ok"
-			if err := check(ctx); err != nil {
-				report[name], report["status"] = "unavailable", "degraded"
-			}
-		}
-		if err := svc.Ping(ctx); err != nil {
-			log.Error("health check: database unavailable", "err", err)
-			report["database"], report["status"] = "unavailable", "unavailable"
-			writeJSON(w, http.StatusServiceUnavailable, report)
-			return
-		}
-		writeJSON(w, http.StatusOK, report)
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+}
+
+// handleReady answers the dependency report: 503 when the database does not answer.
+func handleReady(svc *auth.Service, log *slog.Logger, checks map[string]func(context.Context) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status, report := readiness(r.Context(), svc, log, checks)
+		writeJSON(w, status, report)
+	})
+}
+
+// handleHealth answers the dependency report, as handleReady does, and the version serving it.
+func handleHealth(svc *auth.Service, log *slog.Logger, checks map[string]func(context.Context) error, version string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status, report := readiness(r.Context(), svc, log, checks)
+		report["version"] = version
+		writeJSON(w, status, report)
+	})
+}
+
+// readiness asks the database and the optional checks, for at most 2 seconds in all, and
+// returns the report and its status: the optional checks failing make it "degraded" (200), the
+// database failing "unavailable" (503).
+func readiness(ctx context.Context, svc *auth.Service, log *slog.Logger, checks map[string]func(context.Context) error) (int, map[string]string) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	report := map[string]string{"status": "ok", "database": "ok"}
+	for name, check := range checks {
+		report[name] = "ok"
+		if err := check(ctx); err != nil {
+			report[name], report["status"] = "unavailable", "degraded"
+		}
+	}
+	if err := svc.Ping(ctx); err != nil {
+		log.Error("health check: database unavailable", "err", err)
+		report["database"], report["status"] = "unavailable", "unavailable"
+		return http.StatusServiceUnavailable, report
+	}
+	return http.StatusOK, report
 }

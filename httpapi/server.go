@@ -18,7 +18,7 @@ import (
 // and applies no per-address limit.
 type Options struct {
 	Log            *slog.Logger
-	CORSOrigins    []string
+	CORSOrigins    []string // origins allowed to call from a browser; "*" allows any
 	TrustedProxies []netip.Prefix
 	Limiter        auth.Limiter
 	IPRateLimit    int           // credential requests per client address per IPRateWindow; 0 is off
@@ -26,7 +26,8 @@ type Options struct {
 	// Checks are the dependencies authd works without, by name ("redis"): when one fails,
 	// /healthz still answers 200 but says "degraded". The database is always checked, and
 	// its failure is a 503.
-	Checks map[string]func(context.Context) error
+	Checks  map[string]func(context.Context) error
+	Version string // shown by /healthz
 }
 
 // NewHandler returns the HTTP handler serving svc.
@@ -37,14 +38,20 @@ func NewHandler(svc *auth.Service, o Options) http.Handler {
 	if o.IPRateWindow == 0 {
 		o.IPRateWindow = time.Minute
 	}
+	if o.Version == "" {
+		o.Version = "(devel)" // as Go names a build that no version was stamped on
+	}
 	mux := http.NewServeMux()
-	addRoutes(mux, svc, o.Log, o.Checks, rateLimitByAddress(o))
+	addRoutes(mux, svc, o.Log, o.Checks, o.Version, rateLimitByAddress(o))
 	var h http.Handler = mux
 	if len(o.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins: o.CORSOrigins,
 			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions},
 			AllowedHeaders: []string{"Content-Type", "Authorization", "X-Request-ID"},
+			// Browser code may read only the headers listed here: clients are told to honour
+			// Retry-After, and X-Request-ID ties an answer to the server's log line.
+			ExposedHeaders: []string{"Retry-After", "X-Request-ID"},
 			MaxAge:         600,
 		}).Handler(h)
 	}

@@ -9,10 +9,13 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	auth "github.com/authd/authd"
 	"github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 )
@@ -147,6 +150,74 @@ func TestVerify(t *testing.T) {
 
 	e.clock.Advance(5*time.Minute + time.Second)
 	want(t, e.verify(access), 401, invalidToken)
+}
+
+// The token may come as "Authorization: Bearer <token>" when the body has none. A header that
+// holds no usable bearer token counts as no header: verify keeps its own answers (400 for a
+// missing token) rather than those of the signed-in endpoints.
+func TestVerifyTakesABearerHeader(t *testing.T) {
+	e := newEnv(t)
+	e.register("bearer@example.com")
+	access, refresh := e.login("bearer@example.com", testPassword)
+	const required = `{"access_token":["This field is required."]}`
+	tests := []struct {
+		name, contentType, body string
+		authorization           []string // one header line each
+		status                  int
+		want                    string
+	}{
+		{"empty body", "", "", []string{"Bearer " + access}, 200, `{}`},
+		{"empty JSON object", "application/json", `{}`, []string{"Bearer " + access}, 200, `{}`},
+		{"form without the token", "application/x-www-form-urlencoded", "other=1", []string{"Bearer " + access}, 200, `{}`},
+		{"scheme in lower case", "", "", []string{"bearer " + access}, 200, `{}`},
+		{"spaces around the token", "", "", []string{"Bearer   " + access + " "}, 200, `{}`},
+		{"body token wins over a bad header", "application/json", `{"access_token":"` + access + `"}`, []string{"Bearer garbage"}, 200, `{}`},
+		{"body token under simplejwt's name wins", "application/json", `{"token":"` + access + `"}`, []string{"Bearer garbage"}, 200, `{}`},
+		{"bad body token wins over a good header", "application/json", `{"access_token":"garbage"}`, []string{"Bearer " + access}, 401, invalidToken},
+		{"blank body token is judged, not replaced", "application/json", `{"access_token":" "}`, []string{"Bearer " + access}, 400, `{"access_token":["This field may not be blank."]}`},
+		{"refresh token as Bearer", "", "", []string{"Bearer " + refresh}, 401, invalidToken},
+		{"garbage as Bearer", "", "", []string{"Bearer garbage"}, 401, invalidToken},
+		{"token over the length bound", "", "", []string{"Bearer " + strings.Repeat("a", auth.MaxTokenLength+1)}, 401, invalidToken},
+		{"no body token and no header", "application/json", `{}`, nil, 400, required},
+		{"another scheme", "", "", []string{"Basic " + b64.EncodeToString([]byte("bearer@example.com:"+testPassword))}, 400, required},
+		{"simplejwt's other scheme", "", "", []string{"JWT " + access}, 400, required},
+		{"Bearer alone", "", "", []string{"Bearer"}, 400, required},
+		{"Bearer and spaces", "", "", []string{"Bearer   "}, 400, required},
+		{"more than two values", "", "", []string{"Bearer " + access + " extra"}, 400, required},
+		{"the token alone", "", "", []string{access}, 400, required},
+		{"two Authorization headers", "", "", []string{"Bearer " + access, "Bearer " + access}, 400, required},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest("POST", e.url+"/auth/token/verify/", strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.contentType != "" {
+				req.Header.Set("Content-Type", tt.contentType)
+			}
+			for _, v := range tt.authorization {
+				req.Header.Add("Authorization", v)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			want(t, response{status: res.StatusCode, raw: string(raw)}, tt.status, tt.want)
+			if tt.status == 401 && res.Header.Get("WWW-Authenticate") != `Bearer realm="api"` {
+				t.Errorf("WWW-Authenticate %q", res.Header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+	t.Run("an expired token as Bearer", func(t *testing.T) {
+		e.clock.Advance(5*time.Minute + time.Second)
+		want(t, e.do("POST", "/auth/token/verify/", "", "", "Authorization", "Bearer "+access), 401, invalidToken)
+	})
+	if strings.Contains(e.logs.String(), access) {
+		t.Error("the log holds a token from an Authorization header")
+	}
 }
 
 func TestForgedTokensAreRejected(t *testing.T) {

@@ -13,7 +13,7 @@ var queries = map[string]string{
 	"replaceHash": `UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`,
 	"userBySocial": `SELECT ` + userColumns + ` FROM users
 		WHERE id = (SELECT user_id FROM social_accounts WHERE provider = ? AND subject = ?)`,
-	"socialLinks": `SELECT provider, subject, email_verified, created_at FROM social_accounts WHERE user_id = ? ORDER BY created_at, provider, subject`,
+	"socialLinks":  `SELECT provider, subject, email_verified, created_at FROM social_accounts WHERE user_id = ? ORDER BY created_at, provider, subject`,
 	"insertSocial": `INSERT INTO social_accounts (provider, subject, user_id, created_at, email_verified) VALUES (?, ?, ?, ?, ?)`,
 
 	// The statements of an auth.AccountChange.

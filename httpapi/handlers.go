@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -36,6 +37,20 @@ func serve(mux *http.ServeMux, path, method string, h http.Handler) {
 	trimmed := strings.TrimSuffix(path, "/")
 	mux.Handle(trimmed+"/{$}", endpoint)
 	mux.Handle(trimmed, endpoint)
+}
+
+// refuseUncleanPaths answers a path with an empty, "." or ".." segment (/auth//token/) 404 in
+// JSON, as any unknown path: ServeMux would redirect it to its clean form, and the contract has
+// no redirects (a 307 on a POST is a trap for clients) and no answer that is not JSON.
+func refuseUncleanPaths(mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if clean := path.Clean(p); clean != strings.TrimSuffix(p, "/") && clean != p {
+			notFound(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 func notFound(w http.ResponseWriter, _ *http.Request) {

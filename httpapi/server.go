@@ -43,7 +43,7 @@ func NewHandler(svc *auth.Service, o Options) http.Handler {
 	}
 	mux := http.NewServeMux()
 	addRoutes(mux, svc, o.Log, o.Checks, o.Version, rateLimitByAddress(o))
-	var h http.Handler = mux
+	var h http.Handler = refuseUncleanPaths(mux)
 	if len(o.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins: o.CORSOrigins,

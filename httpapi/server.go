@@ -26,7 +26,8 @@ type Options struct {
 	// Checks are the dependencies authd works without, by name ("redis"): when one fails,
 	// /healthz still answers 200 but says "degraded". The database is always checked, and
 	// its failure is a 503.
-	Checks map[string]func(context.Context) error
+	Checks  map[string]func(context.Context) error
+	Version string // shown by /healthz
 }
 
 // NewHandler returns the HTTP handler serving svc.

@@ -1,4 +1,4 @@
-// Command authd is the authentication service: `authd -h` lists its settings.
+// Command authd is the authentication service: `authd -h` lists its commands and settings.
 package main
 
 import (
@@ -34,13 +34,39 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Environ, os.Stdout, os.Stderr)
+	var usage usageError
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.As(err, &usage): // a command line authd does not understand: 2, as the flag package
+		if !usage.shown {
+			fmt.Fprintln(os.Stderr, "authd:", err)
 		}
+		os.Exit(2)
+	default:
 		fmt.Fprintln(os.Stderr, "authd:", err)
 		os.Exit(1)
 	}
+}
+
+// usageError is a command line authd does not understand. shown: the flag package has already
+// printed it, with the usage.
+type usageError struct {
+	msg   string
+	shown bool
+}
+
+func (e usageError) Error() string { return e.msg }
+
+// parseFlags parses args into fs. A bad flag is a usageError (-h is flag.ErrHelp).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return usageError{msg: err.Error(), shown: true}
+	}
+	return err
 }
 
 const (
@@ -49,18 +75,15 @@ const (
 )
 
 // run starts authd and serves until ctx is done, then drains in-flight requests and the mail
-// sender and returns nil.
+// sender and returns nil. getenv reads one variable, environ lists them all (as os.Environ).
 //
-// `authd keys rotate [flags]` adds a signing key instead (see docs/deploy.md), and
-// `authd bench [flags]` loads a running server (see docs/performance.md).
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) >= 2 && args[0] == "keys" && args[1] == "rotate" {
-		return rotateKeys(ctx, args[2:], getenv, stdout, stderr)
+// When args start with a command's words (see commands), run runs that command instead.
+func run(ctx context.Context, args []string, getenv func(string) string, environ func() []string, stdout, stderr io.Writer) error {
+	env := environment{get: getenv, list: environ}
+	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || args[0] == "-version" || args[0] == "--version") {
+		return runCommand(ctx, args, env, stdout, stderr)
 	}
-	if len(args) >= 1 && args[0] == "bench" {
-		return runBench(ctx, args[1:], getenv, stdout, stderr)
-	}
-	cfg, err := loadConfig(args, getenv, stderr)
+	cfg, err := loadConfig(args, env, stderr)
 	if err != nil {
 		return err
 	}
@@ -108,6 +131,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Handler: httpapi.NewHandler(svc, httpapi.Options{
 			Log: log, CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies,
 			Limiter: limiter, IPRateLimit: cfg.IPRateLimit, Checks: checks,
+			Version: version(),
 		}),
 		// A slow or idle client cannot hold a connection for long.
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -257,25 +281,41 @@ func reloadKeysLoop(ctx context.Context, svc *auth.Service, every time.Duration,
 
 // rotateKeys is `authd keys rotate`: it adds a signing key and a refresh key to the database the
 // settings name, sealed with AUTH_MASTER_KEY when it is set (as the service that reads them).
-func rotateKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	activate := -time.Duration(1)
-	for i := 0; i < len(args); i++ {
-		if args[i] == "-activate-after" && i+1 < len(args) {
-			d, err := time.ParseDuration(args[i+1])
-			if err != nil || d < 0 {
-				return fmt.Errorf("-activate-after: want a duration such as 2m, got %q", args[i+1])
-			}
-			activate = d
-			args = append(args[:i], args[i+2:]...)
-			i--
-		}
+func rotateKeys(ctx context.Context, args []string, env environment, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("authd keys rotate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	activate := fs.Duration("activate-after", 0, "")
+	read := settingFlags(fs, env) // the server's settings, not listed in the usage
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: authd keys rotate [-activate-after duration]
+
+Adds a signing key (access tokens) and a refresh key (refresh tokens) of the next generation to
+the database.
+
+  -activate-after duration
+      how long from now the new keys start signing, e.g. 5m (default: twice AUTH_KEY_RELOAD_INTERVAL,
+      by which time every instance has loaded them)
+
+It reads the same AUTH_* settings as the server (authd -h lists them), from the environment or as
+flags: AUTH_DATABASE_URL names the database, and AUTH_MASTER_KEY seals the new keys.
+`)
 	}
-	cfg, err := loadConfig(args, getenv, stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{msg: fmt.Sprintf("unexpected argument %q: authd keys rotate -h describes the command", fs.Arg(0))}
+	}
+	cfg, err := read()
 	if err != nil {
 		return err
 	}
-	if activate < 0 {
-		activate = 2 * cfg.KeyReloadInterval // every instance has loaded it by then
+	chosen := false
+	fs.Visit(func(f *flag.Flag) { chosen = chosen || f.Name == "activate-after" })
+	if !chosen {
+		*activate = 2 * cfg.KeyReloadInterval // every instance has loaded them by then
+	} else if *activate < 0 {
+		return usageError{msg: fmt.Sprintf("-activate-after: want a duration of 0 or more, such as 5m, got %v", *activate)}
 	}
 	store, err := openStore(ctx, cfg)
 	if err != nil {
@@ -286,7 +326,7 @@ func rotateKeys(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	k, err := svc.RotateKeys(ctx, activate)
+	k, err := svc.RotateKeys(ctx, *activate)
 	if err != nil {
 		return fmt.Errorf("rotate keys: %w", err)
 	}

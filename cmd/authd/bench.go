@@ -81,7 +81,8 @@ grow with the data (docs/performance.md).
       refresh tokens to add, ten to a sign-in (default 10000000)
 
 It reads the same AUTH_* settings as the server (authd -h lists them), from the environment or as
-flags: AUTH_DATABASE_URL names the database.
+flags: AUTH_DATABASE_URL names the database, which the server creates on first start (this command
+creates none).
 `)
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -94,9 +95,9 @@ flags: AUTH_DATABASE_URL names the database.
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg)
+	store, err := openStore(ctx, cfg, true)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer store.Close()
 	start := time.Now()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authd/authd/authtest"
+	"github.com/authd/authd/sqlite"
 )
 
 // runCmd runs authd with args and vars as its whole environment, and returns what it printed.
@@ -71,8 +75,8 @@ func TestEachCommandHasItsOwnHelp(t *testing.T) {
 	}{
 		{[]string{"keys", "-h"}, []string{"authd keys rotate", "`authd keys rotate -h`"}, []string{"-addr"}},
 		{[]string{"keys", "rotate", "-h"},
-			[]string{"Usage: authd keys rotate", "-activate-after", "same AUTH_* settings as the server", "AUTH_KEY_RELOAD_INTERVAL"},
-			[]string{"-addr", "AUTH_SMTP_URL"}},
+			[]string{"Usage: authd keys rotate", "-activate-after", "same AUTH_* settings as the server", "AUTH_KEY_RELOAD_INTERVAL", "creates none"},
+			[]string{"-addr", "AUTH_SMTP_URL", "published now"}},
 		{[]string{"bench", "-h"}, []string{"Usage: authd bench", "-workload", "-url", "authd bench seed -h"}, []string{"-addr", "-activate-after"}},
 		{[]string{"bench", "seed", "-h"}, []string{"Usage: authd bench seed", "-users", "-tokens", "same AUTH_* settings", "AUTH_DATABASE_URL"}, []string{"-workload", "-addr"}},
 		{[]string{"version", "-h"}, []string{"Usage: authd version", "commit"}, []string{"-addr"}},
@@ -159,6 +163,7 @@ func TestVersionPrintsModuleVersionAndCommit(t *testing.T) {
 // main turns errors into exit codes: 0 for help, 2 for a command line it does not understand (as
 // the flag package does), 1 for the rest. Each error is one line on standard error.
 func TestExitCodes(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.db")
 	for _, c := range []struct {
 		args   []string
 		env    []string
@@ -175,6 +180,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"keys"}, nil, 2, "  authd keys rotate"},
 		{[]string{"-no-such-flag"}, nil, 2, "flag provided but not defined: -no-such-flag"},
 		{[]string{"keys", "rotate", "-activate-after", "soon"}, nil, 2, `invalid value "soon" for flag -activate-after`},
+		{[]string{"keys", "rotate"}, []string{"AUTH_DATABASE_URL=sqlite:" + missing}, 1, "authd: AUTH_DATABASE_URL: no authd database at " + missing},
 		{nil, []string{"AUTH_IP_RATE_LIMT=0"}, 1, "authd: AUTH_IP_RATE_LIMT is not a setting (did you mean AUTH_IP_RATE_LIMIT?)"},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
@@ -273,5 +279,116 @@ func TestAnyOriginWithAStar(t *testing.T) {
 	}
 	if got := res.Header.Get("Access-Control-Allow-Credentials"); got != "" {
 		t.Fatalf("Access-Control-Allow-Credentials %q, want none", got)
+	}
+}
+
+// No command but the server creates a database: a mistyped path is one line naming it.
+func TestCommandsCreateNoSQLiteDatabase(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "typo", "authd.db")
+	for _, args := range [][]string{{"keys", "rotate"}, {"bench", "seed", "-users", "1", "-tokens", "10"}} {
+		_, _, err := runCmd(t, map[string]string{"AUTH_DATABASE_URL": "sqlite:" + missing}, args...)
+		oneLineError(t, err, "AUTH_DATABASE_URL: no authd database at "+missing, "the server", "creates it on first start")
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Fatalf("authd %s created %v", strings.Join(args, " "), entries[0].Name())
+		}
+	}
+	// An empty file (touch) is no authd database either, and stays empty.
+	empty := filepath.Join(dir, "empty.db")
+	os.WriteFile(empty, nil, 0o600)
+	_, _, err := runCmd(t, map[string]string{"AUTH_DATABASE_URL": "sqlite:" + empty}, "keys", "rotate")
+	oneLineError(t, err, "AUTH_DATABASE_URL: no authd database at "+empty)
+	if fi, _ := os.Stat(empty); fi.Size() != 0 {
+		t.Fatalf("keys rotate wrote %d bytes into an empty file", fi.Size())
+	}
+	// The server still creates the database, folder and all.
+	s := startAuthd(t, map[string]string{"AUTH_DATABASE_URL": "sqlite:" + missing})
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runCmd(t, map[string]string{"AUTH_DATABASE_URL": "sqlite:" + missing}, "keys", "rotate"); err != nil {
+		t.Fatalf("keys rotate on the database the server made: %v", err)
+	}
+}
+
+func TestKeysRotateSaysWhenInstancesUseTheKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authd.db")
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	env := map[string]string{"AUTH_DATABASE_URL": "sqlite:" + path, "AUTH_KEY_RELOAD_INTERVAL": "3m"}
+	before := time.Now().Truncate(time.Second)
+	out, _, err := runCmd(t, env, "keys", "rotate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "published now") {
+		t.Errorf("keys rotate still says the key is published now:\n%s", out)
+	}
+	for _, want := range []string{"added signing key ", "and a refresh key (generation 2)", "AUTH_KEY_RELOAD_INTERVAL, 3m", "each at its first reload after that time"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("keys rotate does not say %q:\n%s", want, out)
+		}
+	}
+	stamp := regexp.MustCompile(`sign with them from (\S+),`).FindStringSubmatch(out)
+	if stamp == nil {
+		t.Fatalf("no activation time in:\n%s", out)
+	}
+	at, err := time.Parse(time.RFC3339, stamp[1])
+	if err != nil || at.Before(before.Add(6*time.Minute)) || at.After(time.Now().Add(6*time.Minute)) {
+		t.Errorf("activation %s, want twice the reload interval from now (%v)", stamp[1], err)
+	}
+	if strings.Contains(out, "shorter than the reload interval") {
+		t.Errorf("a warning with the default delay:\n%s", out)
+	}
+	out, _, err = runCmd(t, env, "keys", "rotate", "-activate-after", "0s")
+	if err != nil || !strings.Contains(out, "generation 3") || !strings.Contains(out, "-activate-after 0s is shorter than the reload interval") {
+		t.Errorf("keys rotate -activate-after 0s: %v\n%s", err, out)
+	}
+}
+
+// An unreachable database is one line naming AUTH_DATABASE_URL, without its password, for the
+// server and for the commands alike. (No PostgreSQL is needed: nothing listens at the address.)
+func TestUnreachablePostgresNamesTheSetting(t *testing.T) {
+	closed := freeAddr(t)
+	dbURL := "postgres://authd:hunter2@" + closed + "/authd?sslmode=disable"
+	for _, args := range [][]string{nil, {"keys", "rotate"}, {"bench", "seed", "-users", "1"}} {
+		_, logs, err := runCmd(t, map[string]string{"AUTH_DATABASE_URL": dbURL, "AUTH_ADDR": freeAddr(t)}, args...)
+		oneLineError(t, err, "AUTH_DATABASE_URL: postgres://authd:xxxxx@"+closed+"/authd", "cannot connect", "connection refused")
+		if strings.Contains(err.Error()+logs, "hunter2") {
+			t.Errorf("authd %v shows the password: %v", args, err)
+		}
+	}
+}
+
+// A PostgreSQL database authd never migrated is refused by the commands, and left as it was; the
+// server still migrates it.
+func TestKeysRotateRefusesAnUnmigratedPostgresDatabase(t *testing.T) {
+	pg := authtest.PostgresURL(t) // a schema of its own, empty
+	u, _ := url.Parse(pg)
+	schema := u.Query().Get("search_path")
+	tables := func() int {
+		var n int
+		db := openDB(t, "pgx", pg)
+		if err := db.QueryRow(`SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = $1`, schema).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, args := range [][]string{{"keys", "rotate"}, {"bench", "seed", "-users", "1", "-tokens", "10"}} {
+		_, _, err := runCmd(t, map[string]string{"AUTH_DATABASE_URL": pg}, args...)
+		oneLineError(t, err, "AUTH_DATABASE_URL: "+redactURL(pg)+": authd has not created its tables in this database", "the server", "first start")
+		if n := tables(); n != 0 {
+			t.Fatalf("authd %s created %d tables", strings.Join(args, " "), n)
+		}
+	}
+	s := startAuthd(t, map[string]string{"AUTH_DATABASE_URL": pg})
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := runCmd(t, map[string]string{"AUTH_DATABASE_URL": pg}, "keys", "rotate"); err != nil || !strings.Contains(out, "generation 2") {
+		t.Fatalf("keys rotate after the server migrated: %v\n%s", err, out)
 	}
 }

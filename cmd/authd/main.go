@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
@@ -94,9 +95,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	defer logOut.Close()
 	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
 
-	store, err := openStore(ctx, cfg)
+	store, err := openStore(ctx, cfg, false)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer store.Close()
 
@@ -227,12 +228,46 @@ func debugHandler() http.Handler {
 	return mux
 }
 
-// openStore opens the database AUTH_DATABASE_URL names.
-func openStore(ctx context.Context, cfg config) (*sqlstore.Store, error) {
-	if path, ok := strings.CutPrefix(cfg.DatabaseURL, "sqlite:"); ok {
-		return sqlite.Open(ctx, path, sqlite.Options{Synchronous: cfg.SQLiteSynchronous})
+// openStore opens the database AUTH_DATABASE_URL names. The server creates it (existing false);
+// the other commands open only a database the server made. Its errors are one line naming
+// AUTH_DATABASE_URL, without the password.
+func openStore(ctx context.Context, cfg config, existing bool) (*sqlstore.Store, error) {
+	var store *sqlstore.Store
+	var err error
+	where := redactURL(cfg.DatabaseURL)
+	path, isSQLite := strings.CutPrefix(cfg.DatabaseURL, "sqlite:")
+	if isSQLite {
+		where = path
+		store, err = sqlite.Open(ctx, path, sqlite.Options{Synchronous: cfg.SQLiteSynchronous, Existing: existing})
+	} else {
+		store, err = postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStatementTimeout, Existing: existing})
 	}
-	return postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStatementTimeout})
+	switch {
+	case err == nil:
+		return store, nil
+	case errors.Is(err, sqlite.ErrNotCreated):
+		return nil, fmt.Errorf("AUTH_DATABASE_URL: no authd database at %s: the server (authd with no command) creates it on first start", where)
+	case errors.Is(err, postgres.ErrNotCreated):
+		return nil, fmt.Errorf("AUTH_DATABASE_URL: %s: %v: the server (authd with no command) creates them on first start", where, err)
+	case errors.Is(err, auth.ErrUnavailable):
+		return nil, fmt.Errorf("AUTH_DATABASE_URL: %s: %s", where, hidePassword(oneLine(err), cfg.DatabaseURL))
+	}
+	return nil, fmt.Errorf("AUTH_DATABASE_URL: open %s: %s", where, hidePassword(oneLine(err), cfg.DatabaseURL))
+}
+
+// oneLine is err's message on one line: drivers list causes on lines of their own.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// hidePassword replaces the password of rawURL, wherever msg quotes it.
+func hidePassword(msg, rawURL string) string {
+	if u, err := url.Parse(rawURL); err == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
+	}
+	return msg
 }
 
 // newService builds the domain service from the settings.
@@ -290,14 +325,16 @@ func rotateKeys(ctx context.Context, args []string, env environment, stdout, std
 		fmt.Fprint(stderr, `Usage: authd keys rotate [-activate-after duration]
 
 Adds a signing key (access tokens) and a refresh key (refresh tokens) of the next generation to
-the database.
+the database. Running instances load them at their next key reload, within their reload interval
+(AUTH_KEY_RELOAD_INTERVAL), and sign with them from the time printed.
 
   -activate-after duration
       how long from now the new keys start signing, e.g. 5m (default: twice AUTH_KEY_RELOAD_INTERVAL,
       by which time every instance has loaded them)
 
 It reads the same AUTH_* settings as the server (authd -h lists them), from the environment or as
-flags: AUTH_DATABASE_URL names the database, and AUTH_MASTER_KEY seals the new keys.
+flags: AUTH_DATABASE_URL names the database, which the server creates on first start (this command
+creates none), and AUTH_MASTER_KEY seals the new keys.
 `)
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -317,9 +354,9 @@ flags: AUTH_DATABASE_URL names the database, and AUTH_MASTER_KEY seals the new k
 	} else if *activate < 0 {
 		return usageError{msg: fmt.Sprintf("-activate-after: want a duration of 0 or more, such as 5m, got %v", *activate)}
 	}
-	store, err := openStore(ctx, cfg)
+	store, err := openStore(ctx, cfg, true)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer store.Close()
 	svc, err := newService(ctx, cfg, store, nil, slog.New(slog.DiscardHandler), nil)
@@ -330,7 +367,12 @@ flags: AUTH_DATABASE_URL names the database, and AUTH_MASTER_KEY seals the new k
 	if err != nil {
 		return fmt.Errorf("rotate keys: %w", err)
 	}
-	fmt.Fprintf(stdout, "added signing key %s (generation %d): published now, signs from %s\n", k.ID, k.Generation, k.ActivatesAt.UTC().Format(time.RFC3339))
+	fmt.Fprintf(stdout, "added signing key %s and a refresh key (generation %d)\n", k.ID, k.Generation)
+	fmt.Fprintf(stdout, "running instances load them within their reload interval (AUTH_KEY_RELOAD_INTERVAL, %s here) and sign with them from %s, each at its first reload after that time\n",
+		shortDuration(cfg.KeyReloadInterval), k.ActivatesAt.UTC().Format(time.RFC3339))
+	if *activate < cfg.KeyReloadInterval {
+		fmt.Fprintf(stdout, "-activate-after %s is shorter than the reload interval: until every instance has reloaded, some refuse the tokens that others sign with the new keys\n", shortDuration(*activate))
+	}
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,6 +21,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
+	auth "github.com/authd/authd"
 	"github.com/authd/authd/sqlstore"
 )
 
@@ -73,10 +75,44 @@ type Options struct {
 	MaxConns         int           // open connections at most; default 10
 	StatementTimeout time.Duration // a query running longer is cancelled; default 5 s
 	ConnectTimeout   time.Duration // default 3 s
+	// Existing opens only a database authd already migrated: one without authd's tables is
+	// ErrNotCreated, and is left as it is. For the commands other than the server.
+	Existing bool
+}
+
+// ErrNotCreated means that Options.Existing was set and authd has never migrated the database
+// (no goose_db_version or signing_keys table on its search path).
+var ErrNotCreated = errors.New("authd has not created its tables in this database")
+
+// unreachableError is a database that does not answer, said in one line.
+type unreachableError struct{ err error }
+
+func (e unreachableError) Error() string   { return "cannot connect: " + connectReason(e.err) }
+func (e unreachableError) Unwrap() []error { return []error{auth.ErrUnavailable, e.err} }
+
+// connectReason is why a connection failed, in one line: the server's refusal or the network's
+// error, without the driver's list of every address it tried.
+func connectReason(err error) string {
+	var pg *pgconn.PgError
+	var op *net.OpError
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &pg):
+		return pg.Message
+	case errors.As(err, &dns):
+		return dns.Error()
+	case errors.As(err, &op):
+		return op.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return "no answer in time"
+	}
+	msg := strings.TrimSpace(err.Error())
+	return strings.TrimSpace(msg[strings.LastIndex(msg, "\n")+1:])
 }
 
 // Open connects to the database at url (postgres://...), applies the embedded migrations (one
-// instance at a time, under an advisory lock) and returns the store.
+// instance at a time, under an advisory lock) and returns the store. A database that does not
+// answer is auth.ErrUnavailable.
 func Open(ctx context.Context, url string, o Options) (*sqlstore.Store, error) {
 	if o.MaxConns <= 0 {
 		o.MaxConns = 10
@@ -99,6 +135,21 @@ func Open(ctx context.Context, url string, o Options) (*sqlstore.Store, error) {
 	db.SetMaxOpenConns(o.MaxConns)
 	db.SetMaxIdleConns(o.MaxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, unreachableError{err}
+	}
+	if o.Existing {
+		var migrated bool
+		err := db.QueryRowContext(ctx, `SELECT to_regclass('goose_db_version') IS NOT NULL AND to_regclass('signing_keys') IS NOT NULL`).Scan(&migrated)
+		if err == nil && !migrated {
+			err = ErrNotCreated
+		}
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	sub, _ := fs.Sub(migrations, "migrations")
 	locker, err := lock.NewPostgresSessionLocker() // instances starting together take turns
 	if err != nil {

@@ -49,17 +49,31 @@ type Options struct {
 	// so it survives a crash of authd or of the operating system's processes but a power loss
 	// can undo the last commits (https://www.sqlite.org/pragma.html#pragma_synchronous).
 	Synchronous string
+	// Existing opens only a database authd already made: a missing file, or one without authd's
+	// tables, is ErrNotCreated, and nothing is created. For the commands other than the server.
+	Existing bool
 }
 
-// Open opens (creating it and its folder if needed) the SQLite database at path, applies the
-// embedded migrations and returns the store. The database runs in WAL mode; a busy timeout and
-// BEGIN IMMEDIATE transactions make concurrent writers wait rather than fail.
+// ErrNotCreated means that Options.Existing was set and authd has not made a database at the path.
+var ErrNotCreated = errors.New("no authd database")
+
+// Open opens (creating it and its folder if needed, unless Options.Existing) the SQLite database
+// at path, applies the embedded migrations and returns the store. The database runs in WAL mode;
+// a busy timeout and BEGIN IMMEDIATE transactions make concurrent writers wait rather than fail.
 func Open(ctx context.Context, path string, opts ...Options) (*sqlstore.Store, error) {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	sync := "FULL"
-	if len(opts) > 0 && strings.EqualFold(opts[0].Synchronous, "normal") {
+	if strings.EqualFold(o.Synchronous, "normal") {
 		sync = "NORMAL"
 	}
-	if dir := filepath.Dir(path); dir != "" {
+	if o.Existing {
+		if err := checkCreated(ctx, path); err != nil {
+			return nil, err
+		}
+	} else if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create database folder: %w", err)
 		}
@@ -71,6 +85,9 @@ func Open(ctx context.Context, path string, opts ...Options) (*sqlstore.Store, e
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
+	if o.Existing {
+		q.Set("mode", "rw") // even a file removed since the check above is not created
+	}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, err
@@ -79,4 +96,22 @@ func Open(ctx context.Context, path string, opts ...Options) (*sqlstore.Store, e
 	db.SetMaxIdleConns(8)
 	sub, _ := fs.Sub(migrations, "migrations")
 	return sqlstore.Open(ctx, db, dialect, sub)
+}
+
+// checkCreated returns ErrNotCreated unless path is a database authd migrated, and changes nothing.
+func checkCreated(ctx context.Context, path string) error {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w at %s", ErrNotCreated, path)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var tables int
+	err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('goose_db_version', 'signing_keys')`).Scan(&tables)
+	if err == nil && tables < 2 {
+		err = fmt.Errorf("%w at %s: it has no authd tables", ErrNotCreated, path)
+	}
+	return err
 }

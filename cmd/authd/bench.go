@@ -16,10 +16,8 @@ import (
 )
 
 // runBench is `authd bench`: load against a running authd (or anything that speaks the contract).
-func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "seed" {
-		return seed(ctx, args[1:], getenv, stderr)
-	}
+// It reads no setting.
+func runBench(ctx context.Context, args []string, _ environment, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("authd bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	url := fs.String("url", "http://127.0.0.1:8000", "the server to load; run it with AUTH_IP_RATE_LIMIT=0 and AUTH_LOGIN_FAILURE_LIMIT=0")
@@ -33,11 +31,14 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	rate := fs.Int("rate", 0, "requests per second in all (0: as fast as the server answers)")
 	watchURL := fs.String("watch", "", "the server's debug address (AUTH_DEBUG_ADDR) as a URL: sample its goroutines and heap every 10 s")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: authd bench [flags]\n\nLoad a server that speaks authd's contract and report throughput and latency.\n\n")
+		fmt.Fprintf(stderr, "Usage: authd bench [flags]\n\nLoads a server that speaks authd's contract and reports throughput and latency (docs/performance.md).\nIt reads no AUTH_* setting. authd bench seed fills a database for scale tests: authd bench seed -h.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{msg: fmt.Sprintf("unknown command %q: authd -h lists the commands", "bench "+fs.Arg(0))}
 	}
 	cfg := bench.Config{URL: strings.TrimRight(*url, "/"), Workload: *workload, Concurrency: *conc, Duration: *dur, Users: *users, Floor: *floor, Rate: *rate, Watch: *watchURL}
 	if !*quiet {
@@ -62,21 +63,41 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 
 // seed is `authd bench seed`: synthetic users and refresh tokens straight into the database that
 // AUTH_DATABASE_URL names, to check that costs do not grow with the data.
-func seed(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+func seed(ctx context.Context, args []string, env environment, _, stderr io.Writer) error {
 	fs := flag.NewFlagSet("authd bench seed", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	users := fs.Int("users", 1_000_000, "accounts to add")
 	tokens := fs.Int("tokens", 10_000_000, "refresh tokens to add, ten to a sign-in")
-	if err := fs.Parse(args); err != nil {
+	read := settingFlags(fs, env) // the server's settings, not listed in the usage
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: authd bench seed [-users n] [-tokens n]
+
+Adds synthetic users and refresh tokens straight into the database, to check that costs do not
+grow with the data (docs/performance.md).
+
+  -users n
+      accounts to add (default 1000000)
+  -tokens n
+      refresh tokens to add, ten to a sign-in (default 10000000)
+
+It reads the same AUTH_* settings as the server (authd -h lists them), from the environment or as
+flags: AUTH_DATABASE_URL names the database, which the server creates on first start (this command
+creates none).
+`)
+	}
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(nil, getenv, stderr)
+	if fs.NArg() > 0 {
+		return usageError{msg: fmt.Sprintf("unexpected argument %q: authd bench seed -h describes the command", fs.Arg(0))}
+	}
+	cfg, err := read()
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg)
+	store, err := openStore(ctx, cfg, true)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer store.Close()
 	start := time.Now()

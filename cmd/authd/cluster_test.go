@@ -40,7 +40,7 @@ func cluster(t *testing.T, n int, env map[string]string) []instance {
 		out[i] = instance{url: "http://" + addr, logs: logs}
 		ctx, stop := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		wg.Go(func() { done <- run(ctx, nil, func(k string) string { return vars[k] }, logs, logs) })
+		wg.Go(func() { done <- run(ctx, nil, func(k string) string { return vars[k] }, listEnv(vars), logs, logs) })
 		t.Cleanup(func() {
 			stop()
 			if err := <-done; err != nil {
@@ -273,9 +273,8 @@ func TestInstancesActAsOneService(t *testing.T) {
 	_, live := call(t, a+"/auth/token/", "", map[string]string{"email": "ida@example.com", "password": password})
 	old := live["access"].(string)
 	var out authtest.Buffer
-	err = run(context.Background(), []string{"keys", "rotate", "-activate-after", "0s"}, func(k string) string {
-		return map[string]string{"AUTH_DATABASE_URL": pg}[k]
-	}, &out, &out)
+	rotateEnv := map[string]string{"AUTH_DATABASE_URL": pg}
+	err = run(context.Background(), []string{"keys", "rotate", "-activate-after", "0s"}, func(k string) string { return rotateEnv[k] }, listEnv(rotateEnv), &out, &out)
 	if err != nil {
 		t.Fatalf("keys rotate: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -115,7 +116,7 @@ func settings() []setting {
 			c.PhoneRegion = v
 			return nil
 		}},
-		{"AUTH_CORS_ORIGINS", "", "comma-separated origins allowed to call from a browser", func(v string, c *config) error {
+		{"AUTH_CORS_ORIGINS", "", "comma-separated origins allowed to call from a browser, e.g. https://app.example.com; * allows any origin (no credentials are involved: authd sets no cookies)", func(v string, c *config) error {
 			c.CORSOrigins = splitList(v)
 			return nil
 		}},
@@ -182,49 +183,136 @@ func flagName(env string) string {
 	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(env, "AUTH_")), "_", "-")
 }
 
-// loadConfig reads every setting from flags, then the environment, then its default. A bad
-// value is an error naming the variable.
-func loadConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
-	var c config
-	all := settings()
+// environment is what authd is given of its process environment: one variable's value, and the
+// list of every variable ("NAME=value", as os.Environ), which the check for misspelled names reads.
+type environment struct {
+	get  func(string) string
+	list func() []string
+}
+
+// loadConfig reads the server's command line: every setting from its flag, then the environment,
+// then its default. A bad value is an error naming the variable.
+func loadConfig(args []string, env environment, out io.Writer) (config, error) {
 	fs := flag.NewFlagSet("authd", flag.ContinueOnError)
 	fs.SetOutput(out)
+	fs.Usage = func() { usage(out) }
+	read := settingFlags(fs, env)
+	if err := parseFlags(fs, args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, usageError{msg: fmt.Sprintf("unexpected argument %q: authd -h lists the commands and settings", fs.Arg(0))}
+	}
+	return read()
+}
+
+// settingFlags defines on fs a flag for every setting, defaulting to its variable, and returns
+// the function that reads the settings once fs is parsed. Commands that open the database take
+// the server's settings this way.
+func settingFlags(fs *flag.FlagSet, env environment) func() (config, error) {
+	all := settings()
 	values := make([]*string, len(all))
 	for i, s := range all {
 		v := s.def
-		if e := getenv(s.env); e != "" {
+		if e := env.get(s.env); e != "" {
 			v = e
 		}
 		values[i] = fs.String(flagName(s.env), v, s.usage)
 	}
-	fs.Usage = func() {
-		fmt.Fprintf(out, "authd: an authentication service.\n\nUsage: authd [flags]\n\nEach flag can also be set by the environment variable shown.\n\n")
-		for _, s := range all {
-			def := s.def
-			if def == "" {
-				def = "unset"
+	return func() (config, error) {
+		var c config
+		if err := checkVariables(env.list(), all); err != nil {
+			return c, err
+		}
+		for i, s := range all {
+			if err := s.parse(strings.TrimSpace(*values[i]), &c); err != nil {
+				return c, fmt.Errorf("%s: %w", s.env, err)
 			}
-			fmt.Fprintf(out, "  -%s  (%s, default %s)\n      %s\n", flagName(s.env), s.env, def, s.usage)
 		}
-	}
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	for i, s := range all {
-		if err := s.parse(strings.TrimSpace(*values[i]), &c); err != nil {
-			return c, fmt.Errorf("%s: %w", s.env, err)
+		if c.Google.TokeninfoURL == "" && c.Google.UserinfoURL == google.UserinfoURL {
+			c.Google.TokeninfoURL = google.TokeninfoURL
 		}
+		if c.Google.ClientID != "" && c.Google.ClientSecret == "" {
+			return c, fmt.Errorf("AUTH_GOOGLE_CLIENT_SECRET: required with AUTH_GOOGLE_CLIENT_ID")
+		}
+		if c.AccessTTL > c.RefreshTTL {
+			return c, fmt.Errorf("AUTH_ACCESS_TTL (%s) is longer than AUTH_REFRESH_TTL (%s): an access token would outlive the refresh token that renews it", shortDuration(c.AccessTTL), shortDuration(c.RefreshTTL))
+		}
+		return c, nil
 	}
-	if c.Google.TokeninfoURL == "" && c.Google.UserinfoURL == google.UserinfoURL {
-		c.Google.TokeninfoURL = google.TokeninfoURL
+}
+
+// printSettings writes every setting with its flag, variable, default and meaning.
+func printSettings(out io.Writer) {
+	for _, s := range settings() {
+		def := s.def
+		if def == "" {
+			def = "unset"
+		}
+		fmt.Fprintf(out, "  -%s  (%s, default %s)\n      %s\n", flagName(s.env), s.env, def, s.usage)
 	}
-	if c.Google.ClientID != "" && c.Google.ClientSecret == "" {
-		return c, fmt.Errorf("AUTH_GOOGLE_CLIENT_SECRET: required with AUTH_GOOGLE_CLIENT_ID")
+}
+
+// checkVariables stops a variable named like a setting (AUTH_...) that is none, such as a
+// misspelling: one line for them all, each with the setting it was probably meant to be. The test
+// suites' own variables (AUTH_TEST_...) are not settings and are let be.
+func checkVariables(environ []string, all []setting) error {
+	known := map[string]bool{}
+	for _, s := range all {
+		known[s.env] = true
 	}
-	return c, nil
+	var unknown []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "AUTH_") || strings.HasPrefix(name, "AUTH_TEST_") || known[name] {
+			continue
+		}
+		// The nearest name by edit distance; of equals, the one that begins most like it
+		// (AUTH_SMTP is AUTH_SMTP_URL cut short, not AUTH_ADDR misspelt).
+		nearest, best, shared := "", -1, 0
+		for _, s := range all {
+			d, p := editDistance(name, s.env), commonPrefix(name, s.env)
+			if best < 0 || d < best || (d == best && p > shared) {
+				nearest, best, shared = s.env, d, p
+			}
+		}
+		unknown = append(unknown, fmt.Sprintf("%s is not a setting (did you mean %s?)", name, nearest))
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	return errors.New(strings.Join(unknown, "; ") + ": authd -h lists the settings")
+}
+
+func commonPrefix(a, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
+}
+
+// editDistance is the Levenshtein distance between a and b: the fewest single-character
+// insertions, deletions and substitutions that turn one into the other.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // parseMasterKey decodes AUTH_MASTER_KEY: standard or URL-safe base64, padded or not, of a key
@@ -256,6 +344,18 @@ func durationInto(field func(*config) *time.Duration, zeroOK bool) func(string, 
 		*field(c) = d
 		return nil
 	}
+}
+
+// shortDuration is d as an operator writes it: 48h, 5m, 90s (not 48h0m0s).
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func urlInto(field func(*config) *string) func(string, *config) error {

@@ -1,4 +1,4 @@
-// Command authd is the authentication service: `authd -h` lists its settings.
+// Command authd is the authentication service: `authd -h` lists its commands and settings.
 package main
 
 import (
@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
@@ -38,13 +39,39 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Environ, os.Stdout, os.Stderr)
+	var usage usageError
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.As(err, &usage): // a command line authd does not understand: 2, as the flag package
+		if !usage.shown {
+			fmt.Fprintln(os.Stderr, "authd:", err)
 		}
+		os.Exit(2)
+	default:
 		fmt.Fprintln(os.Stderr, "authd:", err)
 		os.Exit(1)
 	}
+}
+
+// usageError is a command line authd does not understand. shown: the flag package has already
+// printed it, with the usage.
+type usageError struct {
+	msg   string
+	shown bool
+}
+
+func (e usageError) Error() string { return e.msg }
+
+// parseFlags parses args into fs. A bad flag is a usageError (-h is flag.ErrHelp).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return usageError{msg: err.Error(), shown: true}
+	}
+	return err
 }
 
 const (
@@ -53,18 +80,15 @@ const (
 )
 
 // run starts authd and serves until ctx is done, then drains in-flight requests and the mail
-// sender and returns nil.
+// sender and returns nil. getenv reads one variable, environ lists them all (as os.Environ).
 //
-// `authd keys rotate [flags]` adds a signing key instead (see docs/deploy.md), and
-// `authd bench [flags]` loads a running server (see docs/performance.md).
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) >= 2 && args[0] == "keys" && args[1] == "rotate" {
-		return rotateKeys(ctx, args[2:], getenv, stdout, stderr)
+// When args start with a command's words (see commands), run runs that command instead.
+func run(ctx context.Context, args []string, getenv func(string) string, environ func() []string, stdout, stderr io.Writer) error {
+	env := environment{get: getenv, list: environ}
+	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || args[0] == "-version" || args[0] == "--version") {
+		return runCommand(ctx, args, env, stdout, stderr)
 	}
-	if len(args) >= 1 && args[0] == "bench" {
-		return runBench(ctx, args[1:], getenv, stdout, stderr)
-	}
-	cfg, err := loadConfig(args, getenv, stderr)
+	cfg, err := loadConfig(args, env, stderr)
 	if err != nil {
 		return err
 	}
@@ -75,9 +99,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer logOut.Close()
 	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
 
-	store, err := openStore(ctx, cfg)
+	store, err := openStore(ctx, cfg, false)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer store.Close()
 
@@ -112,6 +136,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Handler: httpapi.NewHandler(svc, httpapi.Options{
 			Log: log, CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies,
 			Limiter: limiter, IPRateLimit: cfg.IPRateLimit, Checks: checks,
+			Version: version(),
 		}),
 		// A slow or idle client cannot hold a connection for long.
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -207,12 +232,46 @@ func debugHandler() http.Handler {
 	return mux
 }
 
-// openStore opens the database AUTH_DATABASE_URL names.
-func openStore(ctx context.Context, cfg config) (*sqlstore.Store, error) {
-	if path, ok := strings.CutPrefix(cfg.DatabaseURL, "sqlite:"); ok {
-		return sqlite.Open(ctx, path, sqlite.Options{Synchronous: cfg.SQLiteSynchronous})
+// openStore opens the database AUTH_DATABASE_URL names. The server creates it (existing false);
+// the other commands open only a database the server made. Its errors are one line naming
+// AUTH_DATABASE_URL, without the password.
+func openStore(ctx context.Context, cfg config, existing bool) (*sqlstore.Store, error) {
+	var store *sqlstore.Store
+	var err error
+	where := redactURL(cfg.DatabaseURL)
+	path, isSQLite := strings.CutPrefix(cfg.DatabaseURL, "sqlite:")
+	if isSQLite {
+		where = path
+		store, err = sqlite.Open(ctx, path, sqlite.Options{Synchronous: cfg.SQLiteSynchronous, Existing: existing})
+	} else {
+		store, err = postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStatementTimeout, Existing: existing})
 	}
-	return postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStatementTimeout})
+	switch {
+	case err == nil:
+		return store, nil
+	case errors.Is(err, sqlite.ErrNotCreated):
+		return nil, fmt.Errorf("AUTH_DATABASE_URL: no authd database at %s: the server (authd with no command) creates it on first start", where)
+	case errors.Is(err, postgres.ErrNotCreated):
+		return nil, fmt.Errorf("AUTH_DATABASE_URL: %s: %v: the server (authd with no command) creates them on first start", where, err)
+	case errors.Is(err, auth.ErrUnavailable):
+		return nil, fmt.Errorf("AUTH_DATABASE_URL: %s: %s", where, hidePassword(oneLine(err), cfg.DatabaseURL))
+	}
+	return nil, fmt.Errorf("AUTH_DATABASE_URL: open %s: %s", where, hidePassword(oneLine(err), cfg.DatabaseURL))
+}
+
+// oneLine is err's message on one line: drivers list causes on lines of their own.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// hidePassword replaces the password of rawURL, wherever msg quotes it.
+func hidePassword(msg, rawURL string) string {
+	if u, err := url.Parse(rawURL); err == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
+	}
+	return msg
 }
 
 // newService builds the domain service from the settings.
@@ -261,40 +320,63 @@ func reloadKeysLoop(ctx context.Context, svc *auth.Service, every time.Duration,
 
 // rotateKeys is `authd keys rotate`: it adds a signing key and a refresh key to the database the
 // settings name, sealed with AUTH_MASTER_KEY when it is set (as the service that reads them).
-func rotateKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	activate := -time.Duration(1)
-	for i := 0; i < len(args); i++ {
-		if args[i] == "-activate-after" && i+1 < len(args) {
-			d, err := time.ParseDuration(args[i+1])
-			if err != nil || d < 0 {
-				return fmt.Errorf("-activate-after: want a duration such as 2m, got %q", args[i+1])
-			}
-			activate = d
-			args = append(args[:i], args[i+2:]...)
-			i--
-		}
+func rotateKeys(ctx context.Context, args []string, env environment, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("authd keys rotate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	activate := fs.Duration("activate-after", 0, "")
+	read := settingFlags(fs, env) // the server's settings, not listed in the usage
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: authd keys rotate [-activate-after duration]
+
+Adds a signing key (access tokens) and a refresh key (refresh tokens) of the next generation to
+the database. Running instances load them at their next key reload, within their reload interval
+(AUTH_KEY_RELOAD_INTERVAL), and sign with them from the time printed.
+
+  -activate-after duration
+      how long from now the new keys start signing, e.g. 5m (default: twice AUTH_KEY_RELOAD_INTERVAL,
+      by which time every instance has loaded them)
+
+It reads the same AUTH_* settings as the server (authd -h lists them), from the environment or as
+flags: AUTH_DATABASE_URL names the database, which the server creates on first start (this command
+creates none), and AUTH_MASTER_KEY seals the new keys.
+`)
 	}
-	cfg, err := loadConfig(args, getenv, stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{msg: fmt.Sprintf("unexpected argument %q: authd keys rotate -h describes the command", fs.Arg(0))}
+	}
+	cfg, err := read()
 	if err != nil {
 		return err
 	}
-	if activate < 0 {
-		activate = 2 * cfg.KeyReloadInterval // every instance has loaded it by then
+	chosen := false
+	fs.Visit(func(f *flag.Flag) { chosen = chosen || f.Name == "activate-after" })
+	if !chosen {
+		*activate = 2 * cfg.KeyReloadInterval // every instance has loaded them by then
+	} else if *activate < 0 {
+		return usageError{msg: fmt.Sprintf("-activate-after: want a duration of 0 or more, such as 5m, got %v", *activate)}
 	}
-	store, err := openStore(ctx, cfg)
+	store, err := openStore(ctx, cfg, true)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer store.Close()
 	svc, err := newService(ctx, cfg, store, nil, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return err
 	}
-	k, err := svc.RotateKeys(ctx, activate)
+	k, err := svc.RotateKeys(ctx, *activate)
 	if err != nil {
 		return fmt.Errorf("rotate keys: %w", err)
 	}
-	fmt.Fprintf(stdout, "added signing key %s (generation %d): published now, signs from %s\n", k.ID, k.Generation, k.ActivatesAt.UTC().Format(time.RFC3339))
+	fmt.Fprintf(stdout, "added signing key %s and a refresh key (generation %d)\n", k.ID, k.Generation)
+	fmt.Fprintf(stdout, "running instances load them within their reload interval (AUTH_KEY_RELOAD_INTERVAL, %s here) and sign with them from %s, each at its first reload after that time\n",
+		shortDuration(cfg.KeyReloadInterval), k.ActivatesAt.UTC().Format(time.RFC3339))
+	if *activate < cfg.KeyReloadInterval {
+		fmt.Fprintf(stdout, "-activate-after %s is shorter than the reload interval: until every instance has reloaded, some refuse the tokens that others sign with the new keys\n", shortDuration(*activate))
+	}
 	return nil
 }
 

@@ -29,6 +29,22 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// envOf is an environment holding vars only.
+func envOf(vars map[string]string) environment {
+	return environment{get: func(k string) string { return vars[k] }, list: listEnv(vars)}
+}
+
+// listEnv lists vars as os.Environ does, for run.
+func listEnv(vars map[string]string) func() []string {
+	return func() []string {
+		var out []string
+		for k, v := range vars {
+			out = append(out, k+"="+v)
+		}
+		return out
+	}
+}
+
 func post(t *testing.T, url string, body map[string]string) (int, map[string]any) {
 	t.Helper()
 	b, _ := json.Marshal(body)
@@ -54,7 +70,7 @@ func TestRunServesAndShutsDownCleanly(t *testing.T) {
 	var stdout, stderr authtest.Buffer
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, &stdout, &stderr) }()
+	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, listEnv(env), &stdout, &stderr) }()
 
 	base := "http://" + addr
 	deadline := time.Now().Add(10 * time.Second)
@@ -145,7 +161,7 @@ func TestBadConfigurationStopsStartup(t *testing.T) {
 				return value
 			}
 			return ""
-		}, &out, &out)
+		}, listEnv(map[string]string{env: value}), &out, &out)
 		if err == nil || !strings.HasPrefix(err.Error(), env+": ") || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s=%q: error %v, want one line naming the variable", env, value, err)
 		}
@@ -157,7 +173,7 @@ func TestBadConfigurationStopsStartup(t *testing.T) {
 
 func TestHelpListsEverySetting(t *testing.T) {
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"-h"}, func(string) string { return "" }, &out, &out)
+	err := run(context.Background(), []string{"-h"}, func(string) string { return "" }, listEnv(nil), &out, &out)
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("run -h = %v", err)
 	}
@@ -172,9 +188,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 }
 
 func TestFlagsOverrideEnvironment(t *testing.T) {
-	c, err := loadConfig([]string{"-access-ttl", "2m"}, func(k string) string {
-		return map[string]string{"AUTH_ACCESS_TTL": "9m", "AUTH_REFRESH_TTL": "1h"}[k]
-	}, &bytes.Buffer{})
+	c, err := loadConfig([]string{"-access-ttl", "2m"}, envOf(map[string]string{"AUTH_ACCESS_TTL": "9m", "AUTH_REFRESH_TTL": "1h"}), &bytes.Buffer{})
 	if err != nil || c.AccessTTL != 2*time.Minute || c.RefreshTTL != time.Hour || c.Addr != "127.0.0.1:8000" {
 		t.Fatalf("config %+v, %v", c, err)
 	}
@@ -184,7 +198,7 @@ func TestFlagsOverrideEnvironment(t *testing.T) {
 // so do the hashes, or a 2-CPU container on a 64-core host would hash 64 passwords (1.2 GiB) at once.
 func TestHashConcurrencyFollowsTheCPUsAuthdMayUse(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	c, err := loadConfig(nil, func(string) string { return "" }, &bytes.Buffer{})
+	c, err := loadConfig(nil, envOf(nil), &bytes.Buffer{})
 	if err != nil || c.HashConcurrency != 1 {
 		t.Fatalf("hash concurrency %d with one usable CPU (of %d on the machine), %v", c.HashConcurrency, runtime.NumCPU(), err)
 	}

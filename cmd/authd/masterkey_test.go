@@ -47,12 +47,12 @@ func TestMasterKeySetting(t *testing.T) {
 		"URL-safe unpadded": base64.RawURLEncoding.EncodeToString(key),
 		"spaces around":     " " + base64.StdEncoding.EncodeToString(key) + "\n",
 	} {
-		c, err := loadConfig(nil, func(k string) string { return map[string]string{"AUTH_MASTER_KEY": v}[k] }, &bytes.Buffer{})
+		c, err := loadConfig(nil, envOf(map[string]string{"AUTH_MASTER_KEY": v}), &bytes.Buffer{})
 		if err != nil || !bytes.Equal(c.MasterKey, key) {
 			t.Errorf("%s: master key %x, %v; want %x", name, c.MasterKey, err, key)
 		}
 	}
-	if c, err := loadConfig(nil, func(string) string { return "" }, &bytes.Buffer{}); err != nil || c.MasterKey != nil {
+	if c, err := loadConfig(nil, envOf(nil), &bytes.Buffer{}); err != nil || c.MasterKey != nil {
 		t.Fatalf("unset: master key %x, %v; want none", c.MasterKey, err)
 	}
 
@@ -69,9 +69,8 @@ func TestMasterKeySetting(t *testing.T) {
 		"padding in the text": "AAAA=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
 	} {
 		var out bytes.Buffer
-		err := run(context.Background(), nil, func(k string) string {
-			return map[string]string{"AUTH_MASTER_KEY": v, "AUTH_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "a.db")}[k]
-		}, &out, &out)
+		vars := map[string]string{"AUTH_MASTER_KEY": v, "AUTH_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "a.db")}
+		err := run(context.Background(), nil, func(k string) string { return vars[k] }, listEnv(vars), &out, &out)
 		if err == nil || !strings.HasPrefix(err.Error(), "AUTH_MASTER_KEY: ") || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: error %v, want one line naming AUTH_MASTER_KEY", name, err)
 			continue
@@ -99,7 +98,7 @@ func startAuthd(t *testing.T, env map[string]string) *server {
 	s := &server{url: "http://" + addr, logs: &authtest.Buffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, func(k string) string { return vars[k] }, s.logs, s.logs) }()
+	go func() { done <- run(ctx, nil, func(k string) string { return vars[k] }, listEnv(vars), s.logs, s.logs) }()
 	var once sync.Once
 	var err error
 	s.stop = func() error {
@@ -121,7 +120,7 @@ func startFails(t *testing.T, env map[string]string, args ...string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var out authtest.Buffer
-	err := run(ctx, args, func(k string) string { return vars[k] }, &out, &out)
+	err := run(ctx, args, func(k string) string { return vars[k] }, listEnv(vars), &out, &out)
 	if err == nil {
 		t.Fatalf("authd started (or ran %v) with %v", args, env)
 	}
@@ -299,7 +298,7 @@ func TestMasterKeySealsKeyMaterial(t *testing.T) {
 
 	// keys rotate seals the keys it adds.
 	var out authtest.Buffer
-	if err := run(context.Background(), []string{"keys", "rotate", "-activate-after", "0s"}, func(k string) string { return env[k] }, &out, &out); err != nil {
+	if err := run(context.Background(), []string{"keys", "rotate", "-activate-after", "0s"}, func(k string) string { return env[k] }, listEnv(env), &out, &out); err != nil {
 		t.Fatalf("keys rotate: %v", err)
 	}
 	after := material(t, db)

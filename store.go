@@ -229,12 +229,13 @@ type Store interface {
 	ReplaceSecret(ctx context.Context, name string, old, new []byte) error
 
 	// Purge deletes, in batches of at most batch rows, what can no longer matter at now: expired
-	// refresh tokens and their sessions, codes older than the hourly window, sent or dead mail.
+	// refresh tokens and their sessions, codes older than the hourly window, sent or dead mail,
+	// and (in a store that counts for a Limiter) windows that have ended.
 	Purge(ctx context.Context, now time.Time, batch int) (int, error)
 }
 
-// Limiter counts events per key in fixed windows. Implementations keep the counts in memory or
-// in Redis; a limit of 0 is never passed to them.
+// Limiter counts events per key in fixed windows. Implementations keep the counts in memory, in
+// Redis or in the database; a limit of 0 is never passed to them.
 type Limiter interface {
 	// Hit counts one event for key and reports whether it is within limit events per window;
 	// when it is not, retryAfter says when the window ends.

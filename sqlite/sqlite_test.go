@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	auth "github.com/authd/authd"
+	"github.com/authd/authd/authtest"
 	"github.com/authd/authd/sqlite"
 	"github.com/authd/authd/storetest"
 )
@@ -80,5 +82,50 @@ func TestTokensOfAPurgedSignInArePurgedWhenTheyExpire(t *testing.T) {
 	purge(t0.Add(2 * time.Hour))
 	if n := tokens(); n != 0 {
 		t.Fatalf("%d tokens left after they expired, want 0", n)
+	}
+}
+
+// The store's limiter counts on the clock it is given, in windows that every limiter on the
+// database shares, and the database sees only digests of its keys.
+func TestLimiterCountsInTheDatabase(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "authd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	clock := authtest.NewClock()
+	clock.Tick = 0 // exact arithmetic on the window below
+	a, b := s.Limiter(clock.Now), s.Limiter(clock.Now)
+	const key, window = "login-failures:ann@example.com", 15 * time.Minute
+	for i := 1; i <= 12; i++ {
+		l := a
+		if i%2 == 0 {
+			l = b
+		}
+		ok, retry, err := l.Hit(ctx, key, 10, window)
+		if err != nil || ok != (i <= 10) {
+			t.Fatalf("hit %d: ok %v, err %v; want ok only for the first 10", i, ok, err)
+		}
+		if want := window - time.Duration(i-1)*time.Second; retry != want {
+			t.Fatalf("hit %d: retry %v, want %v", i, retry, want)
+		}
+		clock.Advance(time.Second)
+	}
+	if n, retry, err := b.Count(ctx, key, window); err != nil || n != 12 || retry != window-12*time.Second {
+		t.Fatalf("Count = %d, %v, %v; want 12, %v", n, retry, err, window-12*time.Second)
+	}
+	var stored string
+	if err := s.DB().QueryRowContext(ctx, `SELECT key_hash FROM limits`).Scan(&stored); err != nil || strings.Contains(stored, "ann") {
+		t.Fatalf("stored key %q (%v), want a digest", stored, err)
+	}
+	if err := a.Reset(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if n, retry, err := b.Count(ctx, key, window); err != nil || n != 0 || retry != 0 {
+		t.Fatalf("Count after Reset = %d, %v, %v; want 0, 0", n, retry, err)
+	}
+	if ok, retry, _ := a.Hit(ctx, key, 10, window); !ok || retry != window {
+		t.Fatalf("first hit after a reset: ok %v, retry %v; want ok, %v", ok, retry, window)
 	}
 }

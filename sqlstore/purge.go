@@ -10,9 +10,10 @@ const keepMail = 7 * 24 * time.Hour
 
 // Purge deletes one batch of each kind of row that can no longer matter at now and returns how
 // many it deleted: sign-ins that were revoked or whose newest token expired, expired tokens,
-// codes older than the hourly cap's window (by then long expired), and sent or dead emails kept a
-// week for inspection. On PostgreSQL a sign-in's tokens go with it (ON DELETE CASCADE); on SQLite
-// they stay, refused for want of their sign-in, until they expire (see its migration 00005).
+// codes older than the hourly cap's window (by then long expired), sent or dead emails kept a
+// week for inspection, and limiter windows that have ended. On PostgreSQL a sign-in's tokens go
+// with it (ON DELETE CASCADE); on SQLite they stay, refused for want of their sign-in, until they
+// expire (see its migration 00005).
 func (s *Store) Purge(ctx context.Context, now time.Time, batch int) (int, error) {
 	mailCutoff := micros(now.Add(-keepMail))
 	steps := []struct {
@@ -25,6 +26,7 @@ func (s *Store) Purge(ctx context.Context, now time.Time, batch int) (int, error
 		{"purgeCodes", []any{micros(now.Add(-time.Hour)), batch}},
 		{"purgeSentMail", []any{mailCutoff, batch}},
 		{"purgeDeadMail", []any{mailCutoff, batch}},
+		{"purgeLimits", []any{micros(now), batch, micros(now)}},
 	}
 	total := 0
 	for _, st := range steps {

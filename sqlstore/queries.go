@@ -63,6 +63,16 @@ var queries = map[string]string{
 		WHERE code_id IN (SELECT id FROM reset_codes WHERE email_key = ? AND id <> ?)
 		AND sent_at IS NULL AND dead_at IS NULL`,
 
+	// A hit is one upsert, counted in the key's open window or opening a new one, so that hits
+	// arriving at once on any number of instances are each counted. SET reads the row as it was.
+	"addHit": `INSERT INTO limits (key_hash, hits, window_ends) VALUES (?, 1, ?)
+		ON CONFLICT (key_hash) DO UPDATE SET
+			hits = CASE WHEN limits.window_ends <= ? THEN 1 ELSE limits.hits + 1 END,
+			window_ends = CASE WHEN limits.window_ends <= ? THEN excluded.window_ends ELSE limits.window_ends END
+		RETURNING hits, window_ends`,
+	"hits":      `SELECT hits, window_ends FROM limits WHERE key_hash = ? AND window_ends > ?`,
+	"clearHits": `DELETE FROM limits WHERE key_hash = ?`,
+
 	"insertOutbox": `INSERT INTO outbox (payload, created_at, next_attempt_at, code_id) VALUES (?, ?, ?, ?)`,
 	// A claim leases due rows so that concurrent senders (other instances) skip them; a sender
 	// that dies mid-send lets its lease lapse and the row is tried again. The most overdue go
@@ -96,6 +106,9 @@ var queries = map[string]string{
 	"purgeCodes":           `DELETE FROM reset_codes WHERE seq IN (SELECT seq FROM reset_codes WHERE created_at < ? LIMIT ?)`,
 	"purgeSentMail":        `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE sent_at < ? LIMIT ?)`,
 	"purgeDeadMail":        `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE dead_at < ? LIMIT ?)`,
+	// The outer condition is checked again on a row that a hit renewed meanwhile, which stays.
+	"purgeLimits": `DELETE FROM limits WHERE key_hash IN (SELECT key_hash FROM limits WHERE window_ends <= ? LIMIT ?)
+		AND window_ends <= ?`,
 }
 
 const userColumns = `id, first_name, last_name, address, email, COALESCE(phone, ''), email_verified, is_active,

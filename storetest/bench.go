@@ -188,6 +188,22 @@ func Bench(b *testing.B, open func(b *testing.B) Store) {
 			_, err := s.Secret(ctx, "bench", []byte("other"))
 			return err
 		}},
+		{"AddHit", func(b *testing.B, i int) error { // a failed sign-in, over 1,000 emails
+			_, _, err := s.AddHit(ctx, fmt.Sprintf("login-failures:u%d@x.io", i%users), 15*time.Minute, t0)
+			return err
+		}},
+		{"Hits", func(b *testing.B, i int) error {
+			_, _, err := s.Hits(ctx, fmt.Sprintf("login-failures:u%d@x.io", i%users), t0)
+			return err
+		}},
+		{"ClearHits", func(b *testing.B, i int) error { // a sign-in that succeeded after a failure
+			key := fmt.Sprintf("login-failures:u%d@x.io", i%users)
+			untimed(b, func() {
+				_, _, err := s.AddHit(ctx, key, 15*time.Minute, t0)
+				must(b, err)
+			})
+			return s.ClearHits(ctx, key)
+		}},
 		{"Purge", func(b *testing.B, i int) error { // one full batch: 100 expired sign-ins, each with its token
 			const batch = 100
 			purgeAt := t0.Add(time.Hour)

@@ -25,6 +25,11 @@ type Store interface {
 	MarkSent(ctx context.Context, id int64, now time.Time) error
 	MarkRetry(ctx context.Context, id int64, next time.Time, reason string) error
 	MarkDead(ctx context.Context, id int64, now time.Time, reason string) error
+	// AddHit, Hits and ClearHits are the counters a limiter over the store keeps: fixed windows
+	// per key, shared by every instance on the database.
+	AddHit(ctx context.Context, key string, window time.Duration, now time.Time) (int, time.Time, error)
+	Hits(ctx context.Context, key string, now time.Time) (int, time.Time, error)
+	ClearHits(ctx context.Context, key string) error
 }
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)
@@ -51,6 +56,9 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		"replaced code mail":                testReplacedCodeMailIsNotSent,
 		"refresh keys":                      testRefreshKeys,
 		"replace key material":              testReplaceKeyMaterial,
+		"limits":                            testLimits,
+		"limits at once":                    testLimitsAtOnce,
+		"purge limits":                      testPurgeLimits,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open(t)) })
@@ -696,4 +704,96 @@ func testSeed(t *testing.T, s Store) {
 	if st, _ := s.RefreshState(ctx, "seed-t21"); st.UsedAt.IsZero() {
 		t.Fatal("seeded tokens are all unused; nine in ten should be used")
 	}
+}
+
+// mustHit counts a hit for key at at and checks the window's count and end.
+func mustHit(t *testing.T, s Store, key string, window time.Duration, at time.Time, wantHits int, wantEnds time.Time) {
+	t.Helper()
+	n, ends, err := s.AddHit(ctx, key, window, at)
+	if err != nil || n != wantHits || !ends.Equal(wantEnds) {
+		t.Fatalf("AddHit(%q) at t0+%v = %d, %v, %v; want %d, t0+%v", key, at.Sub(t0), n, ends.Sub(t0), err, wantHits, wantEnds.Sub(t0))
+	}
+}
+
+func testLimits(t *testing.T, s Store) {
+	const window = 15 * time.Minute
+	key := "login-failures:ann@x.io"
+	// The first hit opens a window; later ones count in it and leave its end alone.
+	mustHit(t, s, key, window, t0, 1, t0.Add(window))
+	mustHit(t, s, key, window, t0.Add(20*time.Second), 2, t0.Add(window))
+	mustHit(t, s, key, window, t0.Add(window-time.Microsecond), 3, t0.Add(window))
+	if n, ends, err := s.Hits(ctx, key, t0.Add(time.Minute)); err != nil || n != 3 || !ends.Equal(t0.Add(window)) {
+		t.Fatalf("Hits = %d, t0+%v, %v; want 3, t0+%v", n, ends.Sub(t0), err, window)
+	}
+	mustHit(t, s, "login-failures:bob@x.io", window, t0.Add(time.Minute), 1, t0.Add(time.Minute+window))
+	// At its end the window is over: a hit opens the next one.
+	if n, ends, err := s.Hits(ctx, key, t0.Add(window)); err != nil || n != 0 || !ends.IsZero() {
+		t.Fatalf("Hits when the window ended = %d, %v, %v; want 0 and no end", n, ends, err)
+	}
+	mustHit(t, s, key, window, t0.Add(window), 1, t0.Add(2*window))
+	mustHit(t, s, key, window, t0.Add(window+time.Second), 2, t0.Add(2*window))
+	// Clearing forgets the key alone.
+	if err := s.ClearHits(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := s.Hits(ctx, key, t0.Add(window+2*time.Second)); err != nil || n != 0 {
+		t.Fatalf("Hits after ClearHits = %d, %v; want 0", n, err)
+	}
+	mustHit(t, s, key, window, t0.Add(window+3*time.Second), 1, t0.Add(2*window+3*time.Second))
+	if n, _, _ := s.Hits(ctx, "login-failures:bob@x.io", t0.Add(window)); n != 1 {
+		t.Fatalf("another key's hits after ClearHits: %d, want 1", n)
+	}
+	if err := s.ClearHits(ctx, "never-hit"); err != nil {
+		t.Fatalf("ClearHits of an unknown key: %v", err)
+	}
+}
+
+// Hits arriving at once are each counted, with one window: of 40, exactly 10 see a count within
+// a limit of 10.
+func testLimitsAtOnce(t *testing.T, s Store) {
+	const window = time.Minute
+	var mu sync.Mutex
+	seen := map[int]int{}
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Go(func() {
+			n, ends, err := s.AddHit(ctx, "k", window, t0)
+			if err != nil || !ends.Equal(t0.Add(window)) {
+				t.Errorf("AddHit: %d, t0+%v, %v", n, ends.Sub(t0), err)
+			}
+			mu.Lock()
+			seen[n]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	within := 0
+	for n := 1; n <= 40; n++ {
+		if seen[n] != 1 {
+			t.Fatalf("counts returned to 40 hits at once: %v; want each of 1 to 40 once", seen)
+		}
+		if n <= 10 {
+			within++
+		}
+	}
+	if got, _, _ := s.Hits(ctx, "k", t0.Add(time.Second)); got != 40 || within != 10 {
+		t.Fatalf("%d hits counted, %d within 10; want 40 and 10", got, within)
+	}
+}
+
+// Windows that have ended are deleted in batches; open ones stay.
+func testPurgeLimits(t *testing.T, s Store) {
+	for i := range 3 {
+		mustHit(t, s, fmt.Sprintf("ended%d", i), time.Minute, t0, 1, t0.Add(time.Minute))
+	}
+	mustHit(t, s, "open", time.Hour, t0, 1, t0.Add(time.Hour))
+	mustHit(t, s, "open", time.Hour, t0.Add(time.Second), 2, t0.Add(time.Hour))
+	if n := purgeAll(t, s, t0.Add(time.Minute), 1); n != 3 {
+		t.Fatalf("purged %d rows, want the 3 ended windows", n)
+	}
+	if n, ends, err := s.Hits(ctx, "open", t0.Add(time.Minute)); err != nil || n != 2 || !ends.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("open window after the purge: %d, t0+%v, %v; want 2, t0+1h", n, ends.Sub(t0), err)
+	}
+	// A purged key starts afresh.
+	mustHit(t, s, "ended0", time.Minute, t0.Add(2*time.Minute), 1, t0.Add(3*time.Minute))
 }

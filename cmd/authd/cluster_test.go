@@ -301,11 +301,41 @@ func TestInstancesActAsOneService(t *testing.T) {
 }
 
 func TestSignInLockoutHoldsAcrossInstances(t *testing.T) {
-	pg, redis := authtest.PostgresURL(t), authtest.RedisURL(t)
-	nodes := cluster(t, 3, map[string]string{
-		"AUTH_DATABASE_URL": pg, "AUTH_REDIS_URL": redis, "AUTH_SMTP_URL": authtest.StartSMTP(t).URL(),
+	lockoutAcrossInstances(t, authtest.PostgresURL(t), authtest.RedisURL(t))
+}
+
+// Without Redis the instances count failed sign-ins in the database they share, so the limit
+// still holds for the whole service, not once per instance.
+func TestSignInLockoutHoldsAcrossInstancesWithoutRedis(t *testing.T) {
+	pg := authtest.PostgresURL(t)
+	email := lockoutAcrossInstances(t, pg, "")
+	db, err := sql.Open("pgx", pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Every attempt was counted there, the refused ones included, under a digest of the email.
+	var key string
+	var hits int
+	if err := db.QueryRow(`SELECT key_hash, hits FROM limits`).Scan(&key, &hits); err != nil || hits != 43 || strings.Contains(key, email) {
+		t.Fatalf("the database's count: %q %d (%v), want 43 attempts under a digest", key, hits, err)
+	}
+}
+
+// lockoutAcrossInstances starts three instances on the database pg and the Redis at redis (none
+// when empty), sends 40 wrong passwords for one email at once, round-robin, and checks that at
+// most 10 were judged and that the right password is then refused on every instance. It returns
+// the email.
+func lockoutAcrossInstances(t *testing.T, pg, redis string) string {
+	t.Helper()
+	env := map[string]string{
+		"AUTH_DATABASE_URL": pg, "AUTH_SMTP_URL": authtest.StartSMTP(t).URL(),
 		"AUTH_TRUSTED_PROXIES": "127.0.0.1/32", "AUTH_LOGIN_FAILURE_LIMIT": "10",
-	})
+	}
+	if redis != "" {
+		env["AUTH_REDIS_URL"] = redis
+	}
+	nodes := cluster(t, 3, env)
 	// Redis keeps sign-in failures for 15 minutes, across runs of this test.
 	email := fmt.Sprintf("guessed-%x@example.com", mathrand.Uint64())
 	const password = "the one right answer"
@@ -337,4 +367,5 @@ func TestSignInLockoutHoldsAcrossInstances(t *testing.T) {
 			t.Fatalf("the right password on instance %d after the flood: %d, want 429", i, code)
 		}
 	}
+	return email
 }

@@ -105,7 +105,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	}
 	defer store.Close()
 
+	// Failed sign-ins are counted where every instance sees them: in Redis when it is configured,
+	// else in the database. The per-address limit stays in memory without Redis: it is hit by
+	// every credential request, those it refuses included, and a database write for each would
+	// turn the limit that sheds a flood into load on the database.
 	var limiter auth.Limiter = ratelimit.NewMemory(nil)
+	var failures auth.Limiter = store.Limiter(nil)
 	checks := map[string]func(context.Context) error{}
 	if cfg.RedisURL != "" {
 		redis, err := ratelimit.NewRedis(cfg.RedisURL, log)
@@ -116,10 +121,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		if err := redis.Ping(ctx); err != nil {
 			log.Warn("Redis does not answer yet: limits stay in memory until it does", "err", err)
 		}
-		limiter, checks["redis"] = redis, redis.Ping
+		limiter, failures, checks["redis"] = redis, redis, redis.Ping
 	}
 	var sender *mail.Sender
-	svc, err := newService(ctx, cfg, store, limiter, log, func() { sender.Wake() })
+	svc, err := newService(ctx, cfg, store, failures, log, func() { sender.Wake() })
 	if err != nil {
 		return err
 	}

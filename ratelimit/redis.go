@@ -30,14 +30,20 @@ local n = tonumber(redis.call('GET', KEYS[1]) or '0')
 return {n, redis.call('PTTL', KEYS[1])}`)
 
 // Redis keeps the counters in Redis, so every instance shares them. While Redis cannot be
-// reached it counts in memory instead (never failing open), logs that once, and says so through
-// Ping; it goes back to Redis by itself.
+// reached it counts in its fallback instead (this instance's memory unless WithFallback says
+// otherwise; never failing open), logs that once, and says so through Ping; it goes back to
+// Redis by itself.
 type Redis struct {
 	client   *redis.Client
-	fallback *Memory
+	fallback auth.Limiter
 	log      *slog.Logger
-	down     atomic.Bool
-	retryAt  atomic.Int64 // unix nanoseconds: while down, Redis is not asked again before then
+	health   *health // shared by the limiters WithFallback makes from one connection
+}
+
+// health is whether Redis answered lately.
+type health struct {
+	down    atomic.Bool
+	retryAt atomic.Int64 // unix nanoseconds: while down, Redis is not asked again before then
 }
 
 // retryDown is how long a Redis found down is left alone before it is tried again, so an outage
@@ -63,7 +69,14 @@ func NewRedis(url string, log *slog.Logger) (*Redis, error) {
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = 300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
 	opt.MaxRetries, opt.DialerRetries = 0, 1
 	redis.SetLogger(redisLog{log})
-	return &Redis{client: redis.NewClient(opt), fallback: NewMemory(nil), log: log}, nil
+	return &Redis{client: redis.NewClient(opt), fallback: NewMemory(nil), log: log, health: &health{}}, nil
+}
+
+// WithFallback returns a limiter that counts in the same Redis, and in fallback while Redis is
+// down: the database, for instance, so that a count every instance must share stays shared
+// through an outage.
+func (r *Redis) WithFallback(fallback auth.Limiter) *Redis {
+	return &Redis{client: r.client, fallback: fallback, log: r.log, health: r.health}
 }
 
 // Close closes the connections.
@@ -79,12 +92,12 @@ func (r *Redis) Ping(ctx context.Context) error {
 // note records whether Redis answered, logging each change.
 func (r *Redis) note(err error) {
 	if err != nil {
-		r.retryAt.Store(time.Now().Add(retryDown).UnixNano())
+		r.health.retryAt.Store(time.Now().Add(retryDown).UnixNano())
 	}
-	if err != nil && r.down.CompareAndSwap(false, true) {
-		r.log.Error("Redis unavailable: rate limits are kept in this instance's memory", "event", "redis_down", "err", err)
+	if err != nil && r.health.down.CompareAndSwap(false, true) {
+		r.log.Error("Redis unavailable: rate limits fall back to this instance's memory (failed sign-ins to the database)", "event", "redis_down", "err", err)
 	}
-	if err == nil && r.down.CompareAndSwap(true, false) {
+	if err == nil && r.health.down.CompareAndSwap(true, false) {
 		r.log.Info("Redis available again: rate limits are shared", "event", "redis_up")
 	}
 }
@@ -96,7 +109,7 @@ func redisKey(key string) string {
 }
 
 func (r *Redis) run(ctx context.Context, s *redis.Script, key string, args ...any) (int, time.Duration, error) {
-	if r.down.Load() && time.Now().UnixNano() < r.retryAt.Load() {
+	if r.health.down.Load() && time.Now().UnixNano() < r.health.retryAt.Load() {
 		return 0, 0, errors.New("redis: down")
 	}
 	v, err := s.Run(ctx, r.client, []string{redisKey(key)}, args...).Int64Slice()

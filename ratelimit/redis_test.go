@@ -135,3 +135,28 @@ func TestRedisHitsPastTheLimitAreCountedAndKeepTheWindowsEnd(t *testing.T) {
 		t.Fatalf("count %d, want 41", n)
 	}
 }
+
+// A limiter made WithFallback counts in its fallback while Redis is down, the connection's other
+// limiters in memory.
+func TestRedisDownFallsBackToTheGivenLimiter(t *testing.T) {
+	ctx := context.Background()
+	r, err := ratelimit.NewRedis("redis://127.0.0.1:1/0", slog.New(slog.DiscardHandler)) // nothing listens there
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	shared := ratelimit.NewMemory(nil) // stands for the database every instance shares
+	failures := r.WithFallback(shared)
+	for range 3 {
+		if _, _, err := failures.Hit(ctx, "k", 10, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Hit(ctx, "k", 10, time.Minute)
+	if n, _, _ := shared.Count(ctx, "k", time.Minute); n != 3 {
+		t.Fatalf("the fallback counted %d hits, want the 3 made through it", n)
+	}
+	if n, _, _ := r.Count(ctx, "k", time.Minute); n != 1 {
+		t.Fatalf("the connection's own limiter counted %d, want 1 in its memory", n)
+	}
+}

@@ -105,8 +105,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	}
 	defer store.Close()
 
-	// Failed sign-ins are counted where every instance sees them: in Redis when it is configured,
-	// else in the database. The per-address limit stays in memory without Redis: it is hit by
+	// Failed sign-ins are counted where every instance sees them: in Redis when it is configured
+	// (in the database while it is down), else in the database. The per-address limit stays in memory without Redis: it is hit by
 	// every credential request, those it refuses included, and a database write for each would
 	// turn the limit that sheds a flood into load on the database.
 	var limiter auth.Limiter = ratelimit.NewMemory(nil)
@@ -119,9 +119,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		}
 		defer redis.Close()
 		if err := redis.Ping(ctx); err != nil {
-			log.Warn("Redis does not answer yet: limits stay in memory until it does", "err", err)
+			log.Warn("Redis does not answer yet: limits fall back until it does", "err", err)
 		}
-		limiter, failures, checks["redis"] = redis, redis, redis.Ping
+		limiter, failures, checks["redis"] = redis, redis.WithFallback(failures), redis.Ping
 	}
 	var sender *mail.Sender
 	svc, err := newService(ctx, cfg, store, failures, log, func() { sender.Wake() })

@@ -167,7 +167,9 @@ func bearerToken(r *http.Request) (string, bool) {
 	if len(values) != 1 {
 		return "", false
 	}
-	parts := strings.Fields(values[0])
+	// Split only on HTTP's own white space (RFC 9110: spaces and tabs), as a proxy or another
+	// verifier reads the header; strings.Fields would also split on U+00A0 and the like.
+	parts := strings.FieldsFunc(values[0], func(r rune) bool { return r == ' ' || r == '\t' })
 	if len(parts) != 2 || !strings.EqualFold(parts[0], "Bearer") {
 		return "", false
 	}

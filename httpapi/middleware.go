@@ -132,6 +132,20 @@ func rateLimitByAddress(o Options) func(http.Handler) http.Handler {
 	}
 }
 
+// lowerPreflightHeaders lower-cases the header names a preflight asks for: rs/cors compares them
+// as written, and header names are case-insensitive (browsers send them lower-cased, other
+// clients may not).
+func lowerPreflightHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			if v := r.Header.Values("Access-Control-Request-Headers"); len(v) > 0 {
+				r.Header.Set("Access-Control-Request-Headers", strings.ToLower(strings.Join(v, ",")))
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // secureHeaders marks every answer as not to be cached (they carry tokens and code state) and
 // not to be sniffed.
 func secureHeaders(next http.Handler) http.Handler {

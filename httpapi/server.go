@@ -54,6 +54,7 @@ func NewHandler(svc *auth.Service, o Options) http.Handler {
 			ExposedHeaders: []string{"Retry-After", "X-Request-ID"},
 			MaxAge:         600,
 		}).Handler(h)
+		h = lowerPreflightHeaders(h)
 	}
 	h = secureHeaders(h)
 	h = recoverPanics(o.Log, h)

@@ -252,8 +252,9 @@ func TestTestSuiteVariablesAreNotSettings(t *testing.T) {
 func TestAccessTokenOutlivingRefreshTokenIsRefused(t *testing.T) {
 	_, _, err := runCmd(t, map[string]string{"AUTH_ACCESS_TTL": "2h", "AUTH_REFRESH_TTL": "1h"})
 	oneLineError(t, err, "AUTH_ACCESS_TTL (2h) is longer than AUTH_REFRESH_TTL (1h)")
-	_, err = loadConfig([]string{"-refresh-ttl", "1m"}, envOf(nil), &bytes.Buffer{}) // the default 5m access lifetime
-	oneLineError(t, err, "AUTH_ACCESS_TTL (5m) is longer than AUTH_REFRESH_TTL (1m)")
+	// A setting given as a flag is named as the flag (the default 5m access lifetime as its variable).
+	_, err = loadConfig([]string{"-refresh-ttl", "1m"}, envOf(nil), &bytes.Buffer{})
+	oneLineError(t, err, "AUTH_ACCESS_TTL (5m) is longer than -refresh-ttl (1m)")
 	if _, err := loadConfig(nil, envOf(map[string]string{"AUTH_ACCESS_TTL": "1h", "AUTH_REFRESH_TTL": "1h"}), &bytes.Buffer{}); err != nil {
 		t.Fatalf("equal lifetimes: %v", err)
 	}

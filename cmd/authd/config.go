@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"runtime"
 	"sort"
 	"strconv"
@@ -116,8 +117,13 @@ func settings() []setting {
 			c.PhoneRegion = v
 			return nil
 		}},
-		{"AUTH_CORS_ORIGINS", "", "comma-separated origins allowed to call from a browser, e.g. https://app.example.com; * allows any origin (no credentials are involved: authd sets no cookies)", func(v string, c *config) error {
+		{"AUTH_CORS_ORIGINS", "", "comma-separated origins allowed to call from a browser, e.g. https://app.example.com (scheme, host and port, as browsers send them; one * may stand for a subdomain: https://*.example.com); * allows any origin (no credentials are involved: authd sets no cookies)", func(v string, c *config) error {
 			c.CORSOrigins = splitList(v)
+			for _, o := range c.CORSOrigins {
+				if err := checkOrigin(o); err != nil {
+					return err
+				}
+			}
 			return nil
 		}},
 		{"AUTH_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is believed", func(v string, c *config) error {
@@ -224,9 +230,19 @@ func settingFlags(fs *flag.FlagSet, env environment) func() (config, error) {
 		if err := checkVariables(env.list(), all); err != nil {
 			return c, err
 		}
+		// A setting is named as it was given: its flag if the command line set it, else its
+		// variable.
+		given := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		name := func(env string) string {
+			if given[flagName(env)] {
+				return "-" + flagName(env)
+			}
+			return env
+		}
 		for i, s := range all {
 			if err := s.parse(strings.TrimSpace(*values[i]), &c); err != nil {
-				return c, fmt.Errorf("%s: %w", s.env, err)
+				return c, fmt.Errorf("%s: %w", name(s.env), err)
 			}
 		}
 		if c.Google.TokeninfoURL == "" && c.Google.UserinfoURL == google.UserinfoURL {
@@ -236,7 +252,12 @@ func settingFlags(fs *flag.FlagSet, env environment) func() (config, error) {
 			return c, fmt.Errorf("AUTH_GOOGLE_CLIENT_SECRET: required with AUTH_GOOGLE_CLIENT_ID")
 		}
 		if c.AccessTTL > c.RefreshTTL {
-			return c, fmt.Errorf("AUTH_ACCESS_TTL (%s) is longer than AUTH_REFRESH_TTL (%s): an access token would outlive the refresh token that renews it", shortDuration(c.AccessTTL), shortDuration(c.RefreshTTL))
+			return c, fmt.Errorf("%s (%s) is longer than %s (%s): an access token would outlive the refresh token that renews it",
+				name("AUTH_ACCESS_TTL"), shortDuration(c.AccessTTL), name("AUTH_REFRESH_TTL"), shortDuration(c.RefreshTTL))
+		}
+		if c.ReuseWindow >= c.RefreshTTL {
+			return c, fmt.Errorf("%s (%s) is not shorter than %s (%s): a used refresh token would never count as reused while it is valid",
+				name("AUTH_REFRESH_REUSE_WINDOW"), shortDuration(c.ReuseWindow), name("AUTH_REFRESH_TTL"), shortDuration(c.RefreshTTL))
 		}
 		return c, nil
 	}
@@ -268,7 +289,8 @@ func checkVariables(environ []string, all []setting) error {
 			continue
 		}
 		// The nearest name by edit distance; of equals, the one that begins most like it
-		// (AUTH_SMTP is AUTH_SMTP_URL cut short, not AUTH_ADDR misspelt).
+		// (AUTH_SMTP is AUTH_SMTP_URL cut short, not AUTH_ADDR misspelt). It is suggested only
+		// when it is near: a few edits for the part after AUTH_, or the name cut short.
 		nearest, best, shared := "", -1, 0
 		for _, s := range all {
 			d, p := editDistance(name, s.env), commonPrefix(name, s.env)
@@ -276,7 +298,11 @@ func checkVariables(environ []string, all []setting) error {
 				nearest, best, shared = s.env, d, p
 			}
 		}
-		unknown = append(unknown, fmt.Sprintf("%s is not a setting (did you mean %s?)", name, nearest))
+		if best <= max(2, len(strings.TrimPrefix(name, "AUTH_"))/3) || strings.HasPrefix(nearest, name) {
+			unknown = append(unknown, fmt.Sprintf("%s is not a setting (did you mean %s?)", name, nearest))
+		} else {
+			unknown = append(unknown, name+" is not a setting")
+		}
 	}
 	if len(unknown) == 0 {
 		return nil
@@ -392,8 +418,14 @@ func splitList(v string) []string {
 	return out
 }
 
-// redactURL hides a password in a URL before it is shown in an error.
+// passwordParam is a password given as a parameter: ?password=... in a URL, password=... in a
+// key=value connection string.
+var passwordParam = regexp.MustCompile(`(?i)(password=)('[^']*'|[^&\s]*)`)
+
+// redactURL hides a password in a database, SMTP or Redis URL before it is shown in an error,
+// wherever the URL puts it: user:pass@, a password parameter, or a key=value string.
 func redactURL(v string) string {
+	v = passwordParam.ReplaceAllString(v, "${1}xxxxx")
 	if u, err := url.Parse(v); err == nil && u.User != nil {
 		return u.Redacted()
 	}
@@ -401,4 +433,19 @@ func redactURL(v string) string {
 		return "…" + v[i:]
 	}
 	return v
+}
+
+// checkOrigin accepts a CORS origin as browsers send it (scheme://host[:port], nothing after)
+// with at most one * in the host for a subdomain, or * alone for any origin. "null" is refused:
+// it is the origin of sandboxed frames and data: pages of any site.
+func checkOrigin(o string) error {
+	if o == "*" {
+		return nil
+	}
+	scheme, rest, ok := strings.Cut(o, "://")
+	host := strings.Replace(rest, "*.", "", 1)
+	if !ok || (scheme != "https" && scheme != "http") || rest == "" || strings.ContainsAny(host, "/?#*@ ") {
+		return fmt.Errorf("want origins such as https://app.example.com (scheme, host and port; no path or trailing slash; null is never allowed), got %q", o)
+	}
+	return nil
 }

@@ -9,8 +9,19 @@ import (
 
 // Login checks an email and password (and, when given, the account's phone number) and starts a
 // sign-in. Every failure is ErrInvalidCredentials, after the same hashing work; past the failure
-// limit for the email it is a *ThrottledError; ErrBusy when hashing is at capacity.
-func (s *Service) Login(ctx context.Context, email, password string, phone *string) (TokenPair, error) {
+// limit for the email it is a *ThrottledError; ErrBusy when hashing is at capacity. Fields that
+// break their limits are a ValidationError with the problems a transport found in the same
+// request (found, nil when none), before any attempt is counted.
+func (s *Service) Login(ctx context.Context, email, password string, phone *string, found ValidationError) (TokenPair, error) {
+	check := newFieldCheck(found)
+	check.text("email", email, MaxEmailLength, true)
+	check.text("password", password, MaxPasswordLength, true)
+	if phone != nil {
+		check.text("phone_number", *phone, MaxPhoneLength, false)
+	}
+	if err := check.err(); err != nil {
+		return TokenPair{}, err
+	}
 	start := s.now()
 	key := EmailKey(email)
 	// The attempt is counted before its password is judged, so that however many arrive at once

@@ -151,8 +151,7 @@ func (s *Service) adoptIdentity(ctx context.Context, provider string, id SocialI
 	u := User{ID: uuid.NewString(), FirstName: profileName(id.FirstName), LastName: profileName(id.LastName),
 		Email: email, EmailVerified: id.EmailVerified, Active: true, DateJoined: now}
 	if err := s.store.CreateSocialUser(ctx, u, link); err != nil {
-		var taken ValidationError
-		if errors.As(err, &taken) { // the email was registered meanwhile
+		if errors.Is(err, ErrEmailTaken) { // the email was registered meanwhile
 			return false, ErrConflict
 		}
 		return false, err

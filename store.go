@@ -157,8 +157,7 @@ type Store interface {
 	Ping(ctx context.Context) error
 
 	// CreateUser inserts u, with an optional reset code and email written in the same
-	// transaction. A duplicate email or phone returns a ValidationError with the contract's
-	// messages.
+	// transaction. A duplicate email or phone returns ErrEmailTaken or ErrPhoneTaken.
 	CreateUser(ctx context.Context, u User, code *ResetCode, mail *Outgoing) error
 	// UserByEmailKey returns the user with that email key, or ErrNotFound.
 	UserByEmailKey(ctx context.Context, emailKey string) (User, error)
@@ -177,7 +176,7 @@ type Store interface {
 	// UserBySocial returns the user linked to a provider's subject, or ErrNotFound.
 	UserBySocial(ctx context.Context, provider, subject string) (User, error)
 	// CreateSocialUser inserts u linked to the provider's identity, in one transaction. A taken
-	// email is a ValidationError; a subject already linked is ErrConflict.
+	// email is ErrEmailTaken; a subject already linked is ErrConflict.
 	CreateSocialUser(ctx context.Context, u User, link SocialLink) error
 	// LinkSocial links the provider's identity to an existing user and applies change, in one
 	// transaction. A subject already linked is ErrConflict.

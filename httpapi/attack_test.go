@@ -138,7 +138,7 @@ func TestAttackReplacedCodeDuringAnEarlierSendIsNotSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := &blockingTransport{started: make(chan struct{}), release: make(chan struct{})}
-	sender := mail.NewSender(store, tr, svc.OpenMessage, nil)
+	sender := mail.NewSender(store, tr, svc.OpenMessage, nil, nil)
 	sender.Log = discardLogger()
 	done := make(chan struct{})
 	go func() { sender.Drain(ctx); close(done) }()

@@ -146,8 +146,9 @@ func (e *env) start() {
 	if e.google != nil {
 		providers["google-oauth2"] = google.New(e.gcfg)
 	}
+	wake := mail.NewWake()
 	e.svc, err = auth.New(ctx, e.cfg, auth.Deps{Providers: providers, Store: store, Limiter: limiter, Now: e.clock.Now, Log: log,
-		Hasher: e.hasher, Mailed: func() { e.sender.Wake() }})
+		Hasher: e.hasher, Mailed: wake.Notify})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func (e *env) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.sender = mail.NewSender(store, transport, e.svc.OpenMessage, log)
+	e.sender = mail.NewSender(store, transport, e.svc.OpenMessage, wake, log)
 	e.sender.Now, e.sender.Poll = e.clock.Now, 20*time.Millisecond
 	done := make(chan struct{})
 	go func() { e.sender.Run(ctx); close(done) }()

@@ -123,8 +123,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		}
 		limiter, failures, checks["redis"] = redis, redis.WithFallback(failures), redis.Ping
 	}
-	var sender *mail.Sender
-	svc, err := newService(ctx, cfg, store, failures, log, func() { sender.Wake() })
+	wake := mail.NewWake()
+	svc, err := newService(ctx, cfg, store, failures, log, wake.Notify)
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 			return fmt.Errorf("AUTH_SMTP_URL: %w", err)
 		}
 	}
-	sender = mail.NewSender(store, transport, svc.OpenMessage, log)
+	sender := mail.NewSender(store, transport, svc.OpenMessage, wake, log)
 
 	srv := &http.Server{
 		Handler: httpapi.NewHandler(svc, httpapi.Options{

@@ -281,18 +281,11 @@ func hidePassword(msg, rawURL string) string {
 
 // newService builds the domain service from the settings.
 func newService(ctx context.Context, cfg config, store auth.Store, limiter auth.Limiter, log *slog.Logger, mailed func()) (*auth.Service, error) {
-	svcCfg := auth.DefaultConfig()
-	svcCfg.Issuer, svcCfg.Audience = cfg.Issuer, cfg.Audience
-	svcCfg.AccessTTL, svcCfg.RefreshTTL, svcCfg.SessionMaxAge = cfg.AccessTTL, cfg.RefreshTTL, cfg.SessionMaxAge
-	svcCfg.CodeTTL, svcCfg.ReuseWindow = cfg.OTPTTL, cfg.ReuseWindow
-	svcCfg.RevealUnknownEmail, svcCfg.PhoneRegion = cfg.RevealUnknown, cfg.PhoneRegion
-	svcCfg.LoginFailureLimit, svcCfg.CodesPerHour = cfg.LoginFailureLimit, cfg.ResetCodeLimit
-	svcCfg.MinPasswordLength = cfg.MinPasswordLength
 	providers := map[string]auth.SocialProvider{}
 	if cfg.Google.ClientID != "" {
 		providers["google-oauth2"] = google.New(cfg.Google)
 	}
-	svc, err := auth.New(ctx, svcCfg, auth.Deps{
+	svc, err := auth.New(ctx, cfg.Config, auth.Deps{
 		Store:     store,
 		Limiter:   limiter,
 		Hasher:    auth.NewHasher(auth.DefaultHashParams, cfg.HashConcurrency, 2*time.Second),

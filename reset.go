@@ -13,6 +13,18 @@ import (
 	"time"
 )
 
+// ResetCode is a one-time code for setting a password. Only an HMAC of the code is stored.
+// UserID is empty for a request about an email that has no account: the row still counts
+// towards the hourly cap, and no code can ever match it.
+type ResetCode struct {
+	ID        string
+	EmailKey  string
+	UserID    string
+	Hash      []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
 // errInvalidCode is the single answer to a wrong, expired, replaced, used or exhausted code, and
 // to any code for an email without an account.
 var errInvalidCode = ValidationError{"otp": {MsgInvalidCode}}

@@ -7,10 +7,21 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
+
+// SocialLink is a provider identity linked to an account.
+type SocialLink struct {
+	Provider string
+	Subject  string
+	// EmailVerified says the provider vouched for the account's email when it was linked.
+	// Proving the email later removes the links that lack it.
+	EmailVerified bool
+	At            time.Time
+}
 
 // Social sign-in failures.
 var (

@@ -6,11 +6,48 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/google/uuid"
 	"github.com/nyaruka/phonenumbers"
 )
+
+// User is an account. PasswordHash is empty when the account has no usable password.
+type User struct {
+	ID            string
+	FirstName     string
+	LastName      string
+	Address       string
+	Email         string // as entered, domain lower-cased
+	Phone         string // E.164, empty for accounts made by social sign-in
+	EmailVerified bool
+	Active        bool
+	DateJoined    time.Time
+	PasswordHash  string
+	// PasswordChangedAt moves whenever a credential of the account is replaced or removed (a
+	// reset, a password dropped by a Google link). A sign-in is stored only if it is still the
+	// value its check read, so no sign-in that checked an old credential survives the change.
+	PasswordChangedAt time.Time
+}
+
+// EmailKey is the case-insensitive form of an email address under which it is unique.
+func EmailKey(email string) string { return strings.ToLower(email) }
+
+// AccountChange is what a flow does to an account, decided by the domain and applied by the
+// store in the transaction of the change that causes it (a reset, a Google link).
+type AccountChange struct {
+	UserID string
+	At     time.Time
+	// SetPassword, when true, replaces the password hash with PasswordHash ("" removes it) and
+	// moves PasswordChangedAt to At.
+	SetPassword        bool
+	PasswordHash       string
+	VerifyEmail        bool
+	DropUnprovenSocial bool // remove the identities linked without a vouched-for email
+	RevokeSessions     bool // revoke every sign-in of the account
+	Mail               *Outgoing
+}
 
 // Registration is the data of POST /auth/register/. Password is nil when none was given: the
 // account is then made with no usable password and a code is mailed to set one.

@@ -635,13 +635,13 @@ func testSessionNeedsCurrentCredentials(t *testing.T, s Store) {
 	first := func(id string) auth.RefreshToken {
 		return auth.RefreshToken{JTI: id + "-1", SessionID: id, UserID: "u1", KeyID: "k", IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
 	}
-	if err := s.CreateSession(ctx, auth.Session{ID: "stale", UserID: "u1", CreatedAt: t0, CredentialsAt: t0.Add(-time.Second)}, first("stale")); !errors.Is(err, auth.ErrConflict) {
+	if err := s.CreateSession(ctx, auth.Session{ID: "stale", UserID: "u1", CreatedAt: t0, PasswordChangedAt: t0.Add(-time.Second)}, first("stale")); !errors.Is(err, auth.ErrConflict) {
 		t.Fatalf("a sign-in that checked other credentials = %v, want ErrConflict", err)
 	}
 	if _, err := s.RefreshState(ctx, "stale-1"); !errors.Is(err, auth.ErrNotFound) {
 		t.Fatalf("a refused sign-in left its token: %v", err)
 	}
-	must(t, s.CreateSession(ctx, auth.Session{ID: "ok", UserID: "u1", CreatedAt: t0, AMR: []string{"pwd", "otp"}, CredentialsAt: u.PasswordChangedAt}, first("ok")))
+	must(t, s.CreateSession(ctx, auth.Session{ID: "ok", UserID: "u1", CreatedAt: t0, AMR: []string{"pwd", "otp"}, PasswordChangedAt: u.PasswordChangedAt}, first("ok")))
 	st, err := s.RefreshState(ctx, "ok-1")
 	if err != nil || strings.Join(st.SessionAMR, " ") != "pwd otp" {
 		t.Fatalf("amr of a stored sign-in: %+v, %v", st, err)

@@ -16,7 +16,9 @@ type Store interface {
 	CreateUser(ctx context.Context, u User, code *ResetCode, mail *Outgoing) error
 	// UserByEmailKey returns the user with that email key, or ErrNotFound.
 	UserByEmailKey(ctx context.Context, emailKey string) (User, error)
-	// UserByID returns the user, or ErrNotFound.
+	// UserByID returns the user, or ErrNotFound. Only tests and benchmarks call it today; it is
+	// kept for the profile, password change and admin flows the next issues add, which find an
+	// account by the id a token names.
 	UserByID(ctx context.Context, id string) (User, error)
 	// SessionStanding returns what decides whether an access token of the sign-in is honoured,
 	// in one indexed read: the hot path of every verify. ErrNotFound when it is gone.

@@ -40,7 +40,7 @@ type Store interface {
 	LinkSocial(ctx context.Context, link SocialLink, change AccountChange) error
 
 	// CreateSession stores a new sign-in and its first refresh token, only while the user is
-	// active and its PasswordChangedAt is s.CredentialsAt; otherwise ErrConflict.
+	// active and its PasswordChangedAt is still s.PasswordChangedAt; otherwise ErrConflict.
 	CreateSession(ctx context.Context, s Session, first RefreshToken) error
 	// RefreshState returns the state of a refresh token by its jti, or ErrNotFound.
 	RefreshState(ctx context.Context, jti string) (RefreshState, error)

@@ -8,7 +8,6 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -214,36 +213,6 @@ func (s *Service) JWKS() []JWK { return s.tokens.jwks() }
 
 // Ping reports whether the store answers.
 func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
-
-// Message is an email to send. Code repeats the code the text carries, if any, for the log
-// mailer of development setups, which shows it in a field of its own.
-type Message struct {
-	To      string `json:"to"`
-	Subject string `json:"subject"`
-	Text    string `json:"text"`
-	Code    string `json:"code,omitempty"`
-}
-
-func (s *Service) seal(m Message) *Outgoing {
-	plain, _ := json.Marshal(m)
-	nonce := randomBytes(s.sealer.NonceSize())
-	return &Outgoing{Payload: s.sealer.Seal(nonce, nonce, plain, nil), CreatedAt: s.now()}
-}
-
-// OpenMessage decrypts an outbox payload written by this service (or another instance sharing
-// the database).
-func (s *Service) OpenMessage(payload []byte) (Message, error) {
-	var m Message
-	n := s.sealer.NonceSize()
-	if len(payload) < n {
-		return m, errors.New("outbox payload too short")
-	}
-	plain, err := s.sealer.Open(nil, payload[:n], payload[n:], nil)
-	if err != nil {
-		return m, fmt.Errorf("open outbox payload: %w", err)
-	}
-	return m, json.Unmarshal(plain, &m)
-}
 
 func randomBytes(n int) []byte {
 	b := make([]byte, n)

@@ -23,6 +23,10 @@ var (
 	ErrBusy = errors.New("service busy")
 	// ErrConflict is a lost race on a conditional write; the caller re-reads and decides again.
 	ErrConflict = errors.New("conflicting update")
+	// ErrEmailTaken is a store's report that another account has the email (by its key).
+	ErrEmailTaken = errors.New("email taken")
+	// ErrPhoneTaken is a store's report that another account has the phone number.
+	ErrPhoneTaken = errors.New("phone taken")
 	// ErrUnavailable means a dependency (the database) cannot be reached right now.
 	ErrUnavailable = errors.New("dependency unavailable")
 )

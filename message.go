@@ -1,9 +1,56 @@
 package auth
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
+
+// Outgoing is an email written to the outbox in the same transaction as the change it reports.
+// Payload is sealed (encrypted and authenticated) so no code is readable in the database.
+type Outgoing struct {
+	Payload   []byte
+	CreatedAt time.Time
+	CodeID    string // the code it carries, if any: a newer code for the address stops it
+}
+
+// OutboxItem is a queued email as the sender claims it.
+type OutboxItem struct {
+	ID       int64
+	Payload  []byte
+	Attempts int // attempts so far, this one included
+}
+
+// Message is an email to send. Code repeats the code the text carries, if any, for the log
+// mailer of development setups, which shows it in a field of its own.
+type Message struct {
+	To      string `json:"to"`
+	Subject string `json:"subject"`
+	Text    string `json:"text"`
+	Code    string `json:"code,omitempty"`
+}
+
+func (s *Service) seal(m Message) *Outgoing {
+	plain, _ := json.Marshal(m)
+	nonce := randomBytes(s.sealer.NonceSize())
+	return &Outgoing{Payload: s.sealer.Seal(nonce, nonce, plain, nil), CreatedAt: s.now()}
+}
+
+// OpenMessage decrypts an outbox payload written by this service (or another instance sharing
+// the database).
+func (s *Service) OpenMessage(payload []byte) (Message, error) {
+	var m Message
+	n := s.sealer.NonceSize()
+	if len(payload) < n {
+		return m, errors.New("outbox payload too short")
+	}
+	plain, err := s.sealer.Open(nil, payload[:n], payload[n:], nil)
+	if err != nil {
+		return m, fmt.Errorf("open outbox payload: %w", err)
+	}
+	return m, json.Unmarshal(plain, &m)
+}
 
 // The emails authd sends. Each plain-text body holds the code as its only run of six digits:
 // no dates, ids or numbers other than the code. None holds text a requester typed, other than the

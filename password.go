@@ -21,10 +21,6 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// MaxPasswordLength bounds a password, counted in characters as received, so that a huge
-// password cannot make hashing a denial of service.
-const MaxPasswordLength = 1024
-
 // commonPasswords is Django's list of 20,000 common passwords (BSD licence, from
 // django/contrib/auth/common-passwords.txt.gz), lower-cased, one a line.
 //

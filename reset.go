@@ -11,8 +11,19 @@ import (
 	"log/slog"
 	"math/big"
 	"time"
-	"unicode/utf8"
 )
+
+// ResetCode is a one-time code for setting a password. Only an HMAC of the code is stored.
+// UserID is empty for a request about an email that has no account: the row still counts
+// towards the hourly cap, and no code can ever match it.
+type ResetCode struct {
+	ID        string
+	EmailKey  string
+	UserID    string
+	Hash      []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
 
 // errInvalidCode is the single answer to a wrong, expired, replaced, used or exhausted code, and
 // to any code for an email without an account.
@@ -21,8 +32,18 @@ var errInvalidCode = ValidationError{"otp": {MsgInvalidCode}}
 // RequestReset mails a fresh 6-digit code to the account with that email; the code replaces
 // older ones. An email without an account returns ErrNotFound when the service reveals unknown
 // emails, and nil otherwise; either way it is counted against the same hourly cap, which
-// answers *ThrottledError.
-func (s *Service) RequestReset(ctx context.Context, email string) error {
+// answers *ThrottledError. An email that is not valid is a ValidationError, with the problems a
+// transport found in the same request (found, nil when none).
+func (s *Service) RequestReset(ctx context.Context, email string, found ValidationError) error {
+	check := newFieldCheck(found)
+	if check.text("email", email, MaxEmailLength, true) {
+		if _, ok := NormalizeEmail(email); !ok {
+			check.errs.Add("email", MsgInvalidEmail)
+		}
+	}
+	if err := check.err(); err != nil {
+		return err
+	}
 	key := EmailKey(email)
 	u, err := s.store.UserByEmailKey(ctx, key)
 	known := err == nil
@@ -55,8 +76,12 @@ func (s *Service) RequestReset(ctx context.Context, email string) error {
 }
 
 // VerifyResetCode checks a code without using it up. A wrong guess counts towards the code's
-// attempt limit; every refusal is the same ValidationError on "otp".
-func (s *Service) VerifyResetCode(ctx context.Context, email, otp string) error {
+// attempt limit; every refusal is the same ValidationError on "otp". Fields that break their
+// limits are a ValidationError with the problems a transport found (found, nil when none).
+func (s *Service) VerifyResetCode(ctx context.Context, email, otp string, found ValidationError) error {
+	if err := checkCodeFields(email, otp, found).err(); err != nil {
+		return err
+	}
 	code, err := s.checkCode(ctx, email, otp)
 	if err != nil {
 		return err
@@ -68,10 +93,13 @@ func (s *Service) VerifyResetCode(ctx context.Context, email, otp string) error 
 // verified, Google identities linked while it was unproven are removed, and every sign-in of the
 // user is revoked, so their access tokens stop verifying. A bad code is the ValidationError on
 // "otp", judged first; with the right code, a password that breaks the rules is a ValidationError
-// on "password" and costs no attempt.
-func (s *Service) ConfirmReset(ctx context.Context, email, otp, password string) error {
-	if utf8.RuneCountInString(password) > MaxPasswordLength {
-		return ValidationError{"password": {TooLong(MaxPasswordLength)}}
+// on "password" and costs no attempt. Fields that break their limits are a ValidationError with
+// the problems a transport found (found, nil when none), before anything else.
+func (s *Service) ConfirmReset(ctx context.Context, email, otp, password string, found ValidationError) error {
+	check := checkCodeFields(email, otp, found)
+	check.text("password", password, MaxPasswordLength, true)
+	if err := check.err(); err != nil {
+		return err
 	}
 	// The code first: until it is right, the answer must not depend on the account (its
 	// existence, or its names through the similarity rule).
@@ -115,6 +143,14 @@ func (s *Service) ConfirmReset(ctx context.Context, email, otp, password string)
 	s.clearLoginFailures(ctx, EmailKey(email))
 	s.event(ctx, slog.LevelInfo, "password reset", "reset_confirm", "user_id", code.UserID)
 	return nil
+}
+
+// checkCodeFields checks the limits of the fields that name a code.
+func checkCodeFields(email, otp string, found ValidationError) fieldCheck {
+	check := newFieldCheck(found)
+	check.text("email", email, MaxEmailLength, true)
+	check.text("otp", otp, MaxCodeLength, true)
+	return check
 }
 
 // checkCode counts an attempt against the newest code for email, then compares in constant time.

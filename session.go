@@ -7,10 +7,68 @@ import (
 	"time"
 )
 
+// Session is one sign-in: the chain of refresh tokens that starts with a password or social
+// sign-in and continues through every rotation.
+type Session struct {
+	ID        string
+	UserID    string
+	CreatedAt time.Time
+	AMR       []string // how it was proven, RFC 8176 values: "pwd", "google"
+	// PasswordChangedAt is the user's as the sign-in's check read it: the store creates the
+	// session only while the user is active and that is still so.
+	PasswordChangedAt time.Time
+}
+
+// RefreshToken is what the store keeps of an issued refresh token: its claims, never the token
+// itself. Its signatures (HS256, or Ed25519 for tokens issued before refresh keys existed) are
+// deterministic, so the same record always re-signs to the same token string, which is how a
+// retry inside the reuse window gets the identical successor.
+type RefreshToken struct {
+	JTI       string
+	SessionID string
+	UserID    string
+	KeyID     string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// RefreshState is a stored refresh token together with everything that decides whether it may be
+// used: its session, its user and its successor.
+type RefreshState struct {
+	Token          RefreshToken
+	UsedAt         time.Time     // zero while unused
+	Successor      *RefreshToken // set once used
+	SuccessorUsed  bool
+	SessionRevoked bool
+	SessionCreated time.Time
+	SessionAMR     []string
+	UserActive     bool
+	// PasswordChangedAt is the user's: a session created before it is over.
+	PasswordChangedAt time.Time
+}
+
+// SessionStanding is whether the sign-in an access token names may still be honoured.
+type SessionStanding struct {
+	UserID     string
+	Revoked    bool
+	UserActive bool
+}
+
 // Login checks an email and password (and, when given, the account's phone number) and starts a
 // sign-in. Every failure is ErrInvalidCredentials, after the same hashing work; past the failure
-// limit for the email it is a *ThrottledError; ErrBusy when hashing is at capacity.
-func (s *Service) Login(ctx context.Context, email, password string, phone *string) (TokenPair, error) {
+// limit for the email it is a *ThrottledError; ErrBusy when hashing is at capacity. Fields that
+// break their limits are a ValidationError with the problems a transport found in the same
+// request (found, nil when none), before any attempt is counted.
+func (s *Service) Login(ctx context.Context, email, password string, phone *string, found ValidationError) (TokenPair, error) {
+	check := newFieldCheck(found)
+	check.text("email", email, MaxEmailLength, true)
+	check.text("password", password, MaxPasswordLength, true)
+	if phone != nil {
+		check.text("phone_number", *phone, MaxPhoneLength, false)
+	}
+	if err := check.err(); err != nil {
+		return TokenPair{}, err
+	}
 	start := s.now()
 	key := EmailKey(email)
 	// The attempt is counted before its password is judged, so that however many arrive at once
@@ -105,7 +163,7 @@ func (s *Service) upgradeHash(ctx context.Context, u User, password string) {
 // startSession records a new sign-in of u that began at start and returns its first token
 // pair. It returns ErrConflict when u's credentials changed, or u was disabled, since u was read.
 func (s *Service) startSession(ctx context.Context, u User, start time.Time, amr []string) (TokenPair, error) {
-	sess := Session{ID: newID(), UserID: u.ID, CreatedAt: start, AMR: amr, CredentialsAt: u.PasswordChangedAt}
+	sess := Session{ID: newID(), UserID: u.ID, CreatedAt: start, AMR: amr, PasswordChangedAt: u.PasswordChangedAt}
 	first := s.nextRefresh(sess.ID, u.ID, sess.CreatedAt, s.now())
 	if err := s.store.CreateSession(ctx, sess, first); err != nil {
 		return TokenPair{}, err
@@ -193,7 +251,7 @@ func (s *Service) liveRefresh(ctx context.Context, c *claims) (RefreshState, err
 	if err != nil {
 		return st, err
 	}
-	if st.SessionRevoked || !st.UserActive || st.Token.UserID != c.UserID || st.SessionCreated.Before(st.PasswordChange) ||
+	if st.SessionRevoked || !st.UserActive || st.Token.UserID != c.UserID || st.SessionCreated.Before(st.PasswordChangedAt) ||
 		(c.SessionID != "" && c.SessionID != st.Token.SessionID) {
 		return st, ErrTokenInvalid
 	}

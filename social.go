@@ -7,10 +7,21 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
+
+// SocialLink is a provider identity linked to an account.
+type SocialLink struct {
+	Provider string
+	Subject  string
+	// EmailVerified says the provider vouched for the account's email when it was linked.
+	// Proving the email later removes the links that lack it.
+	EmailVerified bool
+	At            time.Time
+}
 
 // Social sign-in failures.
 var (
@@ -151,8 +162,7 @@ func (s *Service) adoptIdentity(ctx context.Context, provider string, id SocialI
 	u := User{ID: uuid.NewString(), FirstName: profileName(id.FirstName), LastName: profileName(id.LastName),
 		Email: email, EmailVerified: id.EmailVerified, Active: true, DateJoined: now}
 	if err := s.store.CreateSocialUser(ctx, u, link); err != nil {
-		var taken ValidationError
-		if errors.As(err, &taken) { // the email was registered meanwhile
+		if errors.Is(err, ErrEmailTaken) { // the email was registered meanwhile
 			return false, ErrConflict
 		}
 		return false, err

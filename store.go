@@ -2,153 +2,8 @@ package auth
 
 import (
 	"context"
-	"crypto/ed25519"
-	"strings"
 	"time"
 )
-
-// User is an account. PasswordHash is empty when the account has no usable password.
-type User struct {
-	ID            string
-	FirstName     string
-	LastName      string
-	Address       string
-	Email         string // as entered, domain lower-cased
-	Phone         string // E.164, empty for accounts made by social sign-in
-	EmailVerified bool
-	Active        bool
-	DateJoined    time.Time
-	PasswordHash  string
-	// PasswordChangedAt moves whenever a credential of the account is replaced or removed (a
-	// reset, a password dropped by a Google link). A sign-in is stored only if it is still the
-	// value its check read, so no sign-in that checked an old credential survives the change.
-	PasswordChangedAt time.Time
-}
-
-// SessionStanding is whether the sign-in an access token names may still be honoured.
-type SessionStanding struct {
-	UserID     string
-	Revoked    bool
-	UserActive bool
-}
-
-// EmailKey is the case-insensitive form of an email address under which it is unique.
-func EmailKey(email string) string { return strings.ToLower(email) }
-
-// Session is one sign-in: the chain of refresh tokens that starts with a password or social
-// sign-in and continues through every rotation.
-type Session struct {
-	ID        string
-	UserID    string
-	CreatedAt time.Time
-	AMR       []string // how it was proven, RFC 8176 values: "pwd", "google"
-	// CredentialsAt is the user's PasswordChangedAt as the sign-in's check read it: the store
-	// creates the session only while the user is active and that is still so.
-	CredentialsAt time.Time
-}
-
-// RefreshToken is what the store keeps of an issued refresh token: its claims, never the token
-// itself. Its signatures (HS256, or Ed25519 for tokens issued before refresh keys existed) are
-// deterministic, so the same record always re-signs to the same token string, which is how a
-// retry inside the reuse window gets the identical successor.
-type RefreshToken struct {
-	JTI       string
-	SessionID string
-	UserID    string
-	KeyID     string
-	IssuedAt  time.Time
-	ExpiresAt time.Time
-}
-
-// RefreshState is a stored refresh token together with everything that decides whether it may be
-// used: its session, its user and its successor.
-type RefreshState struct {
-	Token          RefreshToken
-	UsedAt         time.Time     // zero while unused
-	Successor      *RefreshToken // set once used
-	SuccessorUsed  bool
-	SessionRevoked bool
-	SessionCreated time.Time
-	SessionAMR     []string
-	UserActive     bool
-	PasswordChange time.Time
-}
-
-// ResetCode is a one-time code for setting a password. Only an HMAC of the code is stored.
-// UserID is empty for a request about an email that has no account: the row still counts
-// towards the hourly cap, and no code can ever match it.
-type ResetCode struct {
-	ID        string
-	EmailKey  string
-	UserID    string
-	Hash      []byte
-	CreatedAt time.Time
-	ExpiresAt time.Time
-}
-
-// Outgoing is an email written to the outbox in the same transaction as the change it reports.
-// Payload is sealed (encrypted and authenticated) so no code is readable in the database.
-type Outgoing struct {
-	Payload   []byte
-	CreatedAt time.Time
-	CodeID    string // the code it carries, if any: a newer code for the address stops it
-}
-
-// SocialLink is a provider identity linked to an account.
-type SocialLink struct {
-	Provider string
-	Subject  string
-	// EmailVerified says the provider vouched for the account's email when it was linked.
-	// Proving the email later removes the links that lack it.
-	EmailVerified bool
-	At            time.Time
-}
-
-// AccountChange is what a flow does to an account, decided by the domain and applied by the
-// store in the transaction of the change that causes it (a reset, a Google link).
-type AccountChange struct {
-	UserID string
-	At     time.Time
-	// SetPassword, when true, replaces the password hash with PasswordHash ("" removes it) and
-	// moves PasswordChangedAt to At.
-	SetPassword        bool
-	PasswordHash       string
-	VerifyEmail        bool
-	DropUnprovenSocial bool // remove the identities linked without a vouched-for email
-	RevokeSessions     bool // revoke every sign-in of the account
-	Mail               *Outgoing
-}
-
-// SigningKey is a token signing key. The newest active generation signs; every kept key
-// verifies, and is published, from the moment it is stored.
-type SigningKey struct {
-	ID          string
-	Generation  int
-	Private     ed25519.PrivateKey
-	CreatedAt   time.Time
-	ActivatesAt time.Time // it signs from then on; zero: at once
-}
-
-// RefreshKey is an HS256 secret that signs refresh tokens. They are read only by authd, so the
-// secret is never published; like signing keys, the newest active generation signs and every kept
-// one verifies.
-type RefreshKey struct {
-	ID          string
-	Generation  int
-	Secret      []byte
-	CreatedAt   time.Time
-	ActivatesAt time.Time
-}
-
-// StoredKey is a signing or refresh key as the store keeps it. Material is opaque to the store:
-// the key's seed or secret, sealed by the Service when it has a master key.
-type StoredKey struct {
-	ID          string
-	Generation  int
-	Material    []byte
-	CreatedAt   time.Time
-	ActivatesAt time.Time
-}
 
 // Store is what the Service needs from persistence. Every method that changes more than one row
 // does so in one transaction; single-use things are consumed by conditional writes.
@@ -157,12 +12,13 @@ type Store interface {
 	Ping(ctx context.Context) error
 
 	// CreateUser inserts u, with an optional reset code and email written in the same
-	// transaction. A duplicate email or phone returns a ValidationError with the contract's
-	// messages.
+	// transaction. A duplicate email or phone returns ErrEmailTaken or ErrPhoneTaken.
 	CreateUser(ctx context.Context, u User, code *ResetCode, mail *Outgoing) error
 	// UserByEmailKey returns the user with that email key, or ErrNotFound.
 	UserByEmailKey(ctx context.Context, emailKey string) (User, error)
-	// UserByID returns the user, or ErrNotFound.
+	// UserByID returns the user, or ErrNotFound. Only tests and benchmarks call it today; it is
+	// kept for the profile, password change and admin flows the next issues add, which find an
+	// account by the id a token names.
 	UserByID(ctx context.Context, id string) (User, error)
 	// SessionStanding returns what decides whether an access token of the sign-in is honoured,
 	// in one indexed read: the hot path of every verify. ErrNotFound when it is gone.
@@ -177,14 +33,14 @@ type Store interface {
 	// UserBySocial returns the user linked to a provider's subject, or ErrNotFound.
 	UserBySocial(ctx context.Context, provider, subject string) (User, error)
 	// CreateSocialUser inserts u linked to the provider's identity, in one transaction. A taken
-	// email is a ValidationError; a subject already linked is ErrConflict.
+	// email is ErrEmailTaken; a subject already linked is ErrConflict.
 	CreateSocialUser(ctx context.Context, u User, link SocialLink) error
 	// LinkSocial links the provider's identity to an existing user and applies change, in one
 	// transaction. A subject already linked is ErrConflict.
 	LinkSocial(ctx context.Context, link SocialLink, change AccountChange) error
 
 	// CreateSession stores a new sign-in and its first refresh token, only while the user is
-	// active and its PasswordChangedAt is s.CredentialsAt; otherwise ErrConflict.
+	// active and its PasswordChangedAt is still s.PasswordChangedAt; otherwise ErrConflict.
 	CreateSession(ctx context.Context, s Session, first RefreshToken) error
 	// RefreshState returns the state of a refresh token by its jti, or ErrNotFound.
 	RefreshState(ctx context.Context, jti string) (RefreshState, error)
@@ -244,11 +100,4 @@ type Limiter interface {
 	Count(ctx context.Context, key string, window time.Duration) (n int, retryAfter time.Duration, err error)
 	// Reset forgets key.
 	Reset(ctx context.Context, key string) error
-}
-
-// OutboxItem is a queued email as the sender claims it.
-type OutboxItem struct {
-	ID       int64
-	Payload  []byte
-	Attempts int // attempts so far, this one included
 }

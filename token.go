@@ -15,6 +15,37 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
+// SigningKey is a token signing key. The newest active generation signs; every kept key
+// verifies, and is published, from the moment it is stored.
+type SigningKey struct {
+	ID          string
+	Generation  int
+	Private     ed25519.PrivateKey
+	CreatedAt   time.Time
+	ActivatesAt time.Time // it signs from then on; zero: at once
+}
+
+// RefreshKey is an HS256 secret that signs refresh tokens. They are read only by authd, so the
+// secret is never published; like signing keys, the newest active generation signs and every kept
+// one verifies.
+type RefreshKey struct {
+	ID          string
+	Generation  int
+	Secret      []byte
+	CreatedAt   time.Time
+	ActivatesAt time.Time
+}
+
+// StoredKey is a signing or refresh key as the store keeps it. Material is opaque to the store:
+// the key's seed or secret, sealed by the Service when it has a master key.
+type StoredKey struct {
+	ID          string
+	Generation  int
+	Material    []byte
+	CreatedAt   time.Time
+	ActivatesAt time.Time
+}
+
 // Token types, the token_type claim.
 const (
 	TypeAccess  = "access"

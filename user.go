@@ -3,24 +3,51 @@ package auth
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"regexp"
 	"strings"
+	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/nyaruka/phonenumbers"
 )
 
-// Field limits, in characters.
-const (
-	MaxNameLength    = 150
-	MaxAddressLength = 255
-	MaxEmailLength   = 254
-	MaxPhoneLength   = 128
-)
+// User is an account. PasswordHash is empty when the account has no usable password.
+type User struct {
+	ID            string
+	FirstName     string
+	LastName      string
+	Address       string
+	Email         string // as entered, domain lower-cased
+	Phone         string // E.164, empty for accounts made by social sign-in
+	EmailVerified bool
+	Active        bool
+	DateJoined    time.Time
+	PasswordHash  string
+	// PasswordChangedAt moves whenever a credential of the account is replaced or removed (a
+	// reset, a password dropped by a Google link). A sign-in is stored only if it is still the
+	// value its check read, so no sign-in that checked an old credential survives the change.
+	PasswordChangedAt time.Time
+}
+
+// EmailKey is the case-insensitive form of an email address under which it is unique.
+func EmailKey(email string) string { return strings.ToLower(email) }
+
+// AccountChange is what a flow does to an account, decided by the domain and applied by the
+// store in the transaction of the change that causes it (a reset, a Google link).
+type AccountChange struct {
+	UserID string
+	At     time.Time
+	// SetPassword, when true, replaces the password hash with PasswordHash ("" removes it) and
+	// moves PasswordChangedAt to At.
+	SetPassword        bool
+	PasswordHash       string
+	VerifyEmail        bool
+	DropUnprovenSocial bool // remove the identities linked without a vouched-for email
+	RevokeSessions     bool // revoke every sign-in of the account
+	Mail               *Outgoing
+}
 
 // Registration is the data of POST /auth/register/. Password is nil when none was given: the
 // account is then made with no usable password and a code is mailed to set one.
@@ -31,11 +58,6 @@ type Registration struct {
 	Email     string
 	Phone     string
 	Password  *string
-}
-
-// TooLong is the contract's message for a value over its limit.
-func TooLong(limit int) string {
-	return fmt.Sprintf("Ensure this field has no more than %d characters.", limit)
 }
 
 // HasControlCharacters reports whether s holds a control character (Unicode category Cc: C0
@@ -57,70 +79,54 @@ func hasControlsBesidesLineBreaks(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' })
 }
 
-// CheckRegistration returns every problem with r, field by field, including an email or phone
-// that is already taken. It changes nothing.
-func (s *Service) CheckRegistration(ctx context.Context, r Registration) (ValidationError, error) {
-	errs := ValidationError{}
-	required := func(field, value string, limit int) bool {
-		switch {
-		case value == "":
-			errs.Add(field, MsgRequired)
-		case utf8.RuneCountInString(value) > limit:
-			errs.Add(field, TooLong(limit))
-		default:
-			return true
-		}
-		return false
-	}
+// checkRegistration returns every problem with r, field by field, after those a transport found
+// in the same request (found), including an email or phone that is already taken. It changes
+// nothing.
+func (s *Service) checkRegistration(ctx context.Context, r Registration, found ValidationError) (fieldCheck, error) {
+	c := newFieldCheck(found)
 	for _, name := range []struct{ field, value string }{{"first_name", r.FirstName}, {"last_name", r.LastName}} {
-		if required(name.field, name.value, MaxNameLength) && HasControlCharacters(name.value) {
-			errs.Add(name.field, MsgControlCharacters)
+		if c.text(name.field, name.value, MaxNameLength, true) && HasControlCharacters(name.value) {
+			c.errs.Add(name.field, MsgControlCharacters)
 		}
 	}
-	switch {
-	case utf8.RuneCountInString(r.Address) > MaxAddressLength:
-		errs.Add("address", TooLong(MaxAddressLength))
-	case hasControlsBesidesLineBreaks(r.Address):
-		errs.Add("address", MsgControlCharacters)
+	if c.text("address", r.Address, MaxAddressLength, false) && hasControlsBesidesLineBreaks(r.Address) {
+		c.errs.Add("address", MsgControlCharacters)
 	}
-	if required("email", r.Email, MaxEmailLength) {
+	if c.text("email", r.Email, MaxEmailLength, true) {
 		if email, ok := NormalizeEmail(r.Email); !ok {
-			errs.Add("email", MsgInvalidEmail)
+			c.errs.Add("email", MsgInvalidEmail)
 		} else if _, err := s.store.UserByEmailKey(ctx, EmailKey(email)); err == nil {
-			errs.Add("email", MsgEmailTaken)
+			c.errs.Add("email", MsgEmailTaken)
 		} else if !errors.Is(err, ErrNotFound) {
-			return nil, err
+			return c, err
 		}
 	}
-	if required("phone_no", r.Phone, MaxPhoneLength) {
+	if c.text("phone_no", r.Phone, MaxPhoneLength, true) {
 		if phone, ok := s.ParsePhone(r.Phone); !ok {
-			errs.Add("phone_no", MsgInvalidPhone)
+			c.errs.Add("phone_no", MsgInvalidPhone)
 		} else if taken, err := s.store.PhoneTaken(ctx, phone); err != nil {
-			return nil, err
+			return c, err
 		} else if taken {
-			errs.Add("phone_no", MsgPhoneTaken)
+			c.errs.Add("phone_no", MsgPhoneTaken)
 		}
 	}
-	if r.Password != nil {
-		if utf8.RuneCountInString(*r.Password) > MaxPasswordLength {
-			errs.Add("password", TooLong(MaxPasswordLength))
-		} else {
-			for _, p := range passwordProblems(*r.Password, s.cfg.MinPasswordLength, r.FirstName, r.LastName, r.Email) {
-				errs.Add("password", p)
-			}
+	if r.Password != nil && c.text("password", *r.Password, MaxPasswordLength, true) {
+		for _, p := range passwordProblems(*r.Password, s.cfg.MinPasswordLength, r.FirstName, r.LastName, r.Email) {
+			c.errs.Add("password", p)
 		}
 	}
-	return errs, nil
+	return c, nil
 }
 
-// Register creates an account. It returns a ValidationError listing every problem, or ErrBusy
-// when password hashing is at capacity. Without a password, a code to set one is mailed.
-func (s *Service) Register(ctx context.Context, r Registration) error {
-	errs, err := s.CheckRegistration(ctx, r)
+// Register creates an account. It returns a ValidationError listing every problem, those a
+// transport found in the same request (found, nil when none) with the rules' own, or ErrBusy when
+// password hashing is at capacity. Without a password, a code to set one is mailed.
+func (s *Service) Register(ctx context.Context, r Registration, found ValidationError) error {
+	check, err := s.checkRegistration(ctx, r, found)
 	if err != nil {
 		return err
 	}
-	if err := errs.Err(); err != nil {
+	if err := check.err(); err != nil {
 		return err
 	}
 	email, _ := NormalizeEmail(r.Email)
@@ -142,13 +148,25 @@ func (s *Service) Register(ctx context.Context, r Registration) error {
 		err = s.store.CreateUser(ctx, u, &code, mail)
 	}
 	if err != nil {
-		return err
+		return takenError(err)
 	}
 	if r.Password == nil {
 		s.mailed()
 	}
 	s.event(ctx, slog.LevelInfo, "user registered", "register", "user_id", u.ID, "password_set", r.Password != nil)
 	return nil
+}
+
+// takenError turns the store's report of a taken email or phone (an account registered since
+// the check read them) into the contract's field error.
+func takenError(err error) error {
+	switch {
+	case errors.Is(err, ErrEmailTaken):
+		return ValidationError{"email": {MsgEmailTaken}}
+	case errors.Is(err, ErrPhoneTaken):
+		return ValidationError{"phone_no": {MsgPhoneTaken}}
+	}
+	return err
 }
 
 // emailLocal and emailDomain follow Django's EmailValidator (unquoted local parts, hostname

@@ -126,25 +126,25 @@ func TestAttackReplacedCodeDuringAnEarlierSendIsNotSent(t *testing.T) {
 	}
 	for _, email := range []string{"first@example.com", "victim@example.com"} {
 		p := testPassword
-		if err := svc.Register(ctx, auth.Registration{FirstName: "A", LastName: "B", Email: email, Phone: newPhone(), Password: &p}); err != nil {
+		if err := svc.Register(ctx, auth.Registration{FirstName: "A", LastName: "B", Email: email, Phone: newPhone(), Password: &p}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Two reset emails queued: first@ (sent first, and held by a slow SMTP server), then victim@'s code A.
-	if err := svc.RequestReset(ctx, "first@example.com"); err != nil {
+	if err := svc.RequestReset(ctx, "first@example.com", nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.RequestReset(ctx, "victim@example.com"); err != nil {
+	if err := svc.RequestReset(ctx, "victim@example.com", nil); err != nil {
 		t.Fatal(err)
 	}
 	tr := &blockingTransport{started: make(chan struct{}), release: make(chan struct{})}
-	sender := mail.NewSender(store, tr, svc.OpenMessage, nil)
+	sender := mail.NewSender(store, tr, svc.OpenMessage, nil, nil)
 	sender.Log = discardLogger()
 	done := make(chan struct{})
 	go func() { sender.Drain(ctx); close(done) }()
 	<-tr.started // the batch (both emails) is claimed; the first is being sent
 	// Code B replaces code A before A's email went out.
-	if err := svc.RequestReset(ctx, "victim@example.com"); err != nil {
+	if err := svc.RequestReset(ctx, "victim@example.com", nil); err != nil {
 		t.Fatal(err)
 	}
 	var deadA int

@@ -57,9 +57,9 @@ func notFound(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusNotFound, map[string]string{"detail": msgNotFound})
 }
 
-// handle decodes the body's fields, runs fn and writes its answer or error. fn sees the field
-// problems in in.errs and decides whether they end the request (most handlers) or are merged
-// with the service's own (registration).
+// handle decodes the body's fields, runs fn and writes its answer or error. fn sees the
+// transport's field problems in in.errs: it ends the request on them, or passes them to the
+// flow, which reports them with its own rules' findings in one answer.
 func handle(log *slog.Logger, fields []field, fn func(r *http.Request, in input) (int, any, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		in, err := decode(w, r, fields)
@@ -84,30 +84,17 @@ var empty = struct{}{}
 
 func handleRegister(svc *auth.Service, log *slog.Logger) http.Handler {
 	fields := []field{
-		{name: "first_name", required: true, max: auth.MaxNameLength},
-		{name: "last_name", required: true, max: auth.MaxNameLength},
-		{name: "address", max: auth.MaxAddressLength, nullBlank: true},
-		{name: "email", required: true, max: auth.MaxEmailLength},
-		{name: "phone_no", required: true, max: auth.MaxPhoneLength},
-		{name: "password", max: auth.MaxPasswordLength, raw: true},
+		{name: "first_name", required: true},
+		{name: "last_name", required: true},
+		{name: "address", nullBlank: true},
+		{name: "email", required: true},
+		{name: "phone_no", required: true},
+		{name: "password", raw: true},
 	}
 	return handle(log, fields, func(r *http.Request, in input) (int, any, error) {
 		reg := auth.Registration{FirstName: in.str("first_name"), LastName: in.str("last_name"), Address: in.str("address"),
 			Email: in.str("email"), Phone: in.str("phone_no"), Password: in.ptr("password")}
-		if len(in.errs) > 0 {
-			// Report the service's findings on the other fields too, all in one answer.
-			found, err := svc.CheckRegistration(r.Context(), reg)
-			if err != nil {
-				return 0, nil, err
-			}
-			for f, msgs := range found {
-				if _, seen := in.errs[f]; !seen && in.present[f] {
-					in.errs[f] = msgs
-				}
-			}
-			return 0, nil, in.errs
-		}
-		if err := svc.Register(r.Context(), reg); err != nil {
+		if err := svc.Register(r.Context(), reg, in.errs); err != nil {
 			return 0, nil, err
 		}
 		return http.StatusCreated, message{"User created successfully"}, nil
@@ -116,15 +103,12 @@ func handleRegister(svc *auth.Service, log *slog.Logger) http.Handler {
 
 func handleToken(svc *auth.Service, log *slog.Logger) http.Handler {
 	fields := []field{
-		{name: "email", required: true, max: auth.MaxEmailLength},
-		{name: "password", required: true, max: auth.MaxPasswordLength, raw: true},
-		{name: "phone_number", max: auth.MaxPhoneLength},
+		{name: "email", required: true},
+		{name: "password", required: true, raw: true},
+		{name: "phone_number"},
 	}
 	return handle(log, fields, func(r *http.Request, in input) (int, any, error) {
-		if err := in.errs.Err(); err != nil {
-			return 0, nil, err
-		}
-		pair, err := svc.Login(r.Context(), in.str("email"), in.str("password"), in.ptr("phone_number"))
+		pair, err := svc.Login(r.Context(), in.str("email"), in.str("password"), in.ptr("phone_number"), in.errs)
 		return http.StatusOK, pair, err
 	})
 }
@@ -186,17 +170,11 @@ func handleLogout(svc *auth.Service, log *slog.Logger) http.Handler {
 	})
 }
 
-var emailField = field{name: "email", required: true, max: auth.MaxEmailLength}
+var emailField = field{name: "email", required: true}
 
 func handleResetRequest(svc *auth.Service, log *slog.Logger) http.Handler {
 	return handle(log, []field{emailField}, func(r *http.Request, in input) (int, any, error) {
-		if _, ok := auth.NormalizeEmail(in.str("email")); !ok && in.errs["email"] == nil {
-			in.errs.Add("email", auth.MsgInvalidEmail)
-		}
-		if err := in.errs.Err(); err != nil {
-			return 0, nil, err
-		}
-		if err := svc.RequestReset(r.Context(), in.str("email")); err != nil {
+		if err := svc.RequestReset(r.Context(), in.str("email"), in.errs); err != nil {
 			return 0, nil, err
 		}
 		return http.StatusOK, message{"An OTP email was sent to the user"}, nil
@@ -204,12 +182,9 @@ func handleResetRequest(svc *auth.Service, log *slog.Logger) http.Handler {
 }
 
 func handleResetVerify(svc *auth.Service, log *slog.Logger) http.Handler {
-	fields := []field{emailField, {name: "otp", required: true, max: 64}}
+	fields := []field{emailField, {name: "otp", required: true}}
 	return handle(log, fields, func(r *http.Request, in input) (int, any, error) {
-		if err := in.errs.Err(); err != nil {
-			return 0, nil, err
-		}
-		if err := svc.VerifyResetCode(r.Context(), in.str("email"), in.str("otp")); err != nil {
+		if err := svc.VerifyResetCode(r.Context(), in.str("email"), in.str("otp"), in.errs); err != nil {
 			return 0, nil, err
 		}
 		return http.StatusOK, message{"OTP is valid"}, nil
@@ -217,13 +192,9 @@ func handleResetVerify(svc *auth.Service, log *slog.Logger) http.Handler {
 }
 
 func handleResetConfirm(svc *auth.Service, log *slog.Logger) http.Handler {
-	fields := []field{emailField, {name: "otp", required: true, max: 64},
-		{name: "password", required: true, max: auth.MaxPasswordLength, raw: true}}
+	fields := []field{emailField, {name: "otp", required: true}, {name: "password", required: true, raw: true}}
 	return handle(log, fields, func(r *http.Request, in input) (int, any, error) {
-		if err := in.errs.Err(); err != nil {
-			return 0, nil, err
-		}
-		if err := svc.ConfirmReset(r.Context(), in.str("email"), in.str("otp"), in.str("password")); err != nil {
+		if err := svc.ConfirmReset(r.Context(), in.str("email"), in.str("otp"), in.str("password"), in.errs); err != nil {
 			return 0, nil, err
 		}
 		return http.StatusOK, message{"Password has been reset"}, nil

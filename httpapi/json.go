@@ -21,17 +21,19 @@ import (
 // MaxBodyBytes bounds a request body; a larger one is answered 413.
 const MaxBodyBytes = 64 << 10
 
-// field describes one body field the way Django REST framework's CharField does.
+// field describes one body field the way Django REST framework's CharField reads it. Its limit
+// and format are rules of the root package, which judges the value.
 type field struct {
 	name      string
 	alias     string // also accepted under this name (simplejwt's "refresh", "token")
 	required  bool
-	max       int  // characters; 0 is no limit
 	raw       bool // keep surrounding spaces (passwords: checked exactly as received)
 	nullBlank bool // null and "" are accepted and mean empty (optional free text)
 }
 
-// input is a decoded body: the values of the fields it declared, and the problems found.
+// input is a decoded body: the values of the fields it declared, and the problems found. A
+// value holding a NUL or a lone surrogate is kept with its problem, so that the rules can still
+// report its length first, in Django REST framework's order.
 type input struct {
 	values  map[string]string
 	present map[string]bool
@@ -61,9 +63,9 @@ func detail(status int, msg string) *requestError {
 	return &requestError{status: status, body: map[string]any{"detail": msg}}
 }
 
-// decode reads a JSON, form or multipart body and checks each declared field: required, blank,
-// null, not a string, too long, holding a NUL or a lone surrogate. It reports every field's
-// problem together. A form that is not valid UTF-8, or JSON that is not, is refused whole.
+// decode reads a JSON, form or multipart body and checks each declared field as text: required,
+// blank, null, not a string, holding a NUL or a lone surrogate. It reports every field's problem
+// together. A form that is not valid UTF-8, or JSON that is not, is refused whole.
 func decode(w http.ResponseWriter, r *http.Request, fields []field) (input, error) {
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
@@ -113,24 +115,16 @@ func decode(w http.ResponseWriter, r *http.Request, fields []field) (input, erro
 			in.errs.Add(f.name, auth.MsgBlank)
 			continue
 		}
-		// Every check below is reported, in Django REST framework's order. A NUL never reaches
-		// the store: PostgreSQL refuses it in text, which would otherwise be a 500.
-		valid := true
-		if f.max > 0 && utf8.RuneCountInString(s) > f.max {
-			in.errs.Add(f.name, auth.TooLong(f.max))
-			valid = false
-		}
+		// Both are reported, in Django REST framework's order. A NUL never reaches the store
+		// (PostgreSQL refuses it in text, which would otherwise be a 500): every flow refuses a
+		// field with a problem.
 		if strings.IndexByte(s, 0) >= 0 {
 			in.errs.Add(f.name, auth.MsgNullCharacter)
-			valid = false
 		}
 		if surrogate != 0 {
 			in.errs.Add(f.name, auth.SurrogateNotAllowed(surrogate))
-			valid = false
 		}
-		if valid {
-			in.values[f.name], in.present[f.name] = s, true
-		}
+		in.values[f.name], in.present[f.name] = s, true
 	}
 	return in, nil
 }

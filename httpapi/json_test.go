@@ -9,9 +9,9 @@ import (
 
 func FuzzDecode(f *testing.F) {
 	fields := []field{
-		{name: "email", required: true, max: 254},
-		{name: "password", required: true, max: 1024, raw: true},
-		{name: "address", max: 255, nullBlank: true},
+		{name: "email", required: true},
+		{name: "password", required: true, raw: true},
+		{name: "address", nullBlank: true},
 		{name: "refresh_token", alias: "refresh"},
 	}
 	seeds := []struct{ ct, body string }{
@@ -43,16 +43,13 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
+		// A value with a NUL is kept for the rules to judge its length, always with its problem.
 		for name, v := range in.values {
-			f := fieldNamed(fields, name)
-			if f.max > 0 && utf8.RuneCountInString(v) > f.max {
-				t.Fatalf("%s accepted with %d characters", name, utf8.RuneCountInString(v))
+			if !utf8.ValidString(v) {
+				t.Fatalf("%s decoded as %q", name, v)
 			}
-			if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+			if _, reported := in.errs[name]; strings.ContainsRune(v, 0) && !reported {
 				t.Fatalf("%s accepted as %q", name, v)
-			}
-			if _, bad := in.errs[name]; bad {
-				t.Fatalf("%s both accepted and rejected", name)
 			}
 		}
 		for _, f := range fields {
@@ -61,15 +58,6 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
-}
-
-func fieldNamed(fields []field, name string) field {
-	for _, f := range fields {
-		if f.name == name {
-			return f
-		}
-	}
-	return field{}
 }
 
 func TestResolveClientIP(t *testing.T) {

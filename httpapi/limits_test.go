@@ -251,7 +251,7 @@ func TestUnknownEmailCostsTheSameAsAWrongPassword(t *testing.T) {
 }
 
 func TestOutboxSurvivesAnSMTPOutage(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, withMailByHand)
 	e.register("outage@example.com")
 	e.smtp.Stop()
 	start := time.Now()
@@ -260,10 +260,11 @@ func TestOutboxSurvivesAnSMTPOutage(t *testing.T) {
 		t.Errorf("the request waited %v on SMTP", d)
 	}
 	// The sender tries, fails and schedules a retry; nothing is lost.
+	e.sender.Drain(t.Context())
 	e.waitRow("a failed attempt recorded", `SELECT COUNT(*) = 1 FROM outbox WHERE sent_at IS NULL AND attempts >= 1 AND last_error <> ''`)
 	e.smtp.Start()
 	e.clock.Advance(10 * time.Minute) // past any backoff
-	e.sender.Wake()
+	e.sender.Drain(t.Context())
 	msgs := e.smtp.WaitFor(1)
 	e.waitSent(1)
 	e.clock.Advance(time.Hour)
@@ -277,20 +278,20 @@ func TestOutboxSurvivesAnSMTPOutage(t *testing.T) {
 }
 
 func TestTenCodesDuringAnSMTPOutageAreEachDeliveredOnce(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, withMailByHand)
 	e.smtp.Stop()
 	for i := range 10 {
 		email := "outage" + strconv.Itoa(i) + "@example.com"
 		e.register(email)
 		want(t, e.post("/auth/password/reset/", obj{"email": email}), 200, resetSent)
 	}
+	e.sender.Drain(t.Context())
 	e.waitRow("ten failed attempts recorded", `SELECT COUNT(*) = 10 FROM outbox WHERE sent_at IS NULL AND attempts >= 1 AND last_error <> ''`)
 	e.clock.Advance(time.Minute) // SMTP comes back a minute later
 	e.smtp.Start()
-	for range 10 { // backoff grows; keep moving time (by less than a lease) until all is out
+	for range 10 { // backoff grows; keep moving time until all is out
 		e.clock.Advance(time.Minute)
-		e.sender.Wake()
-		e.waitQuiet()
+		e.sender.Drain(t.Context())
 		if len(e.smtp.Received()) == 10 {
 			break
 		}

@@ -42,25 +42,39 @@ type Sender struct {
 	MaxBackoff  time.Duration
 	MaxAttempts int
 
-	wake chan struct{}
+	wake Wake
 }
 
-// NewSender returns a Sender with the defaults: poll every 2 s, backoff from 5 s doubling to
-// 10 min, 12 attempts (about an hour and a half of retrying).
-func NewSender(o Outbox, t Transport, open func([]byte) (auth.Message, error), log *slog.Logger) *Sender {
-	return &Sender{Outbox: o, Transport: t, Open: open, Now: time.Now, Log: log,
-		Poll: 2 * time.Second, Lease: 2 * time.Minute, SendTimeout: 30 * time.Second,
-		BaseBackoff: 5 * time.Second, MaxBackoff: 10 * time.Minute, MaxAttempts: 12,
-		wake: make(chan struct{}, 1)}
-}
+// Wake tells a Sender there is mail to look at. It is made first and given to both sides: the
+// Service, which writes mail (auth.Deps.Mailed is its Notify), and the Sender, which opens mail
+// with the Service's key; so each is built once the other's part exists, and neither waits.
+type Wake chan struct{}
 
-// Wake asks the sender to look at the outbox now. It never blocks.
-func (s *Sender) Wake() {
+// NewWake returns a Wake for one Sender.
+func NewWake() Wake { return make(Wake, 1) }
+
+// Notify asks the sender to look at the outbox now. It never blocks.
+func (w Wake) Notify() {
 	select {
-	case s.wake <- struct{}{}:
+	case w <- struct{}{}:
 	default:
 	}
 }
+
+// NewSender returns a Sender woken by wake (a new one if nil), with the defaults: poll every 2 s,
+// backoff from 5 s doubling to 10 min, 12 attempts (about an hour and a half of retrying).
+func NewSender(o Outbox, t Transport, open func([]byte) (auth.Message, error), wake Wake, log *slog.Logger) *Sender {
+	if wake == nil {
+		wake = NewWake()
+	}
+	return &Sender{Outbox: o, Transport: t, Open: open, Now: time.Now, Log: log,
+		Poll: 2 * time.Second, Lease: 2 * time.Minute, SendTimeout: 30 * time.Second,
+		BaseBackoff: 5 * time.Second, MaxBackoff: 10 * time.Minute, MaxAttempts: 12,
+		wake: wake}
+}
+
+// Wake asks the sender to look at the outbox now. It never blocks.
+func (s *Sender) Wake() { s.wake.Notify() }
 
 // Run sends mail until ctx is done, then finishes the email in hand and returns. Emails not yet
 // sent stay in the outbox for the next start (or another instance).

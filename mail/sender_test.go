@@ -35,7 +35,7 @@ func TestUndeliverableMailIsGivenUpAfterMaxAttempts(t *testing.T) {
 	store.AddResetCode(ctx, auth.ResetCode{ID: "c", EmailKey: "a@x.io", Hash: []byte("h"), CreatedAt: now, ExpiresAt: now},
 		&auth.Outgoing{Payload: []byte("p"), CreatedAt: now}, 0, now)
 	tr := &failing{}
-	s := mail.NewSender(store, tr, func([]byte) (auth.Message, error) { return auth.Message{To: "a@x.io"}, nil }, slog.New(slog.DiscardHandler))
+	s := mail.NewSender(store, tr, func([]byte) (auth.Message, error) { return auth.Message{To: "a@x.io"}, nil }, nil, slog.New(slog.DiscardHandler))
 	s.Now, s.MaxAttempts = clock.Now, 3
 	for range 10 {
 		s.Drain(ctx)
@@ -84,7 +84,7 @@ func TestLogMailerWritesOneLineWithTheCode(t *testing.T) {
 	var logs authtest.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	msg := auth.Message{To: "a@x.io", Subject: "Your password reset code", Text: "Your code is: 042917", Code: "042917"}
-	s := mail.NewSender(store, mail.Log{Logger: log}, func([]byte) (auth.Message, error) { return msg, nil }, log)
+	s := mail.NewSender(store, mail.Log{Logger: log}, func([]byte) (auth.Message, error) { return msg, nil }, nil, log)
 	if n := s.Drain(ctx); n != 1 {
 		t.Fatalf("drained %d emails, want 1", n)
 	}

@@ -36,7 +36,6 @@ var constraintColumns = map[string]string{
 }
 
 var dialect = sqlstore.Dialect{
-	Name:       "postgres",
 	Goose:      goose.DialectPostgres,
 	Numbered:   true,
 	SkipLocked: "FOR UPDATE SKIP LOCKED",

@@ -25,7 +25,6 @@ var migrations embed.FS
 
 // dialect is SQLite's: ? placeholders, writers serialised by BEGIN IMMEDIATE.
 var dialect = sqlstore.Dialect{
-	Name:        "sqlite",
 	Goose:       goose.DialectSQLite3,
 	GroupCommit: true,
 	UniqueViolation: func(err error) string {

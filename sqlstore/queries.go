@@ -99,7 +99,9 @@ var queries = map[string]string{
 	"replaceSecret":     `UPDATE secrets SET value = ? WHERE name = ? AND value = ?`,
 
 	// Purging runs in small batches, each found through an index, so it never holds the
-	// database for long. Deleting a sign-in deletes its refresh tokens (ON DELETE CASCADE).
+	// database for long. Deleting a sign-in deletes its refresh tokens on PostgreSQL (ON DELETE
+	// CASCADE); on SQLite, since its migration 00005, they stay until purgeRefresh finds them
+	// expired, refused meanwhile for want of their sign-in.
 	"purgeExpiredSessions": `DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at < ? LIMIT ?)`,
 	"purgeRevokedSessions": `DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE revoked_at IS NOT NULL LIMIT ?)`,
 	"purgeRefresh":         `DELETE FROM refresh_tokens WHERE jti IN (SELECT jti FROM refresh_tokens WHERE expires_at < ? LIMIT ?)`,

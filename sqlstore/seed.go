@@ -14,6 +14,11 @@ const seedChunk = 250_000
 // accounts (no usable password) and tokens refresh tokens spread over tokens/10 sign-ins, live
 // for a year. It is for measuring that costs do not grow with the data (authd bench seed), never
 // for a production database: the rows are marked with ids starting "seed-".
+//
+// It stays in the store, not in bench/, though only the load tool uses it: it writes the
+// store's tables directly, in the store's encodings (times in microseconds, the dialect's
+// placeholders), and the store is the one place that knows them; the store contract test runs
+// it against each migrated schema, so a migration that breaks it fails there.
 func (s *Store) Seed(ctx context.Context, users, tokens int, progress io.Writer) error {
 	sessions := max(1, tokens/10)
 	expires := time.Now().Add(365 * 24 * time.Hour).UnixMicro()

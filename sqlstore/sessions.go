@@ -17,7 +17,7 @@ const sessionExpirySlack = time.Hour
 func (s *Store) CreateSession(ctx context.Context, sess auth.Session, first auth.RefreshToken) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		n, err := s.exec(ctx, tx, "insertSession", sess.ID, micros(sess.CreatedAt), micros(first.ExpiresAt),
-			strings.Join(sess.AMR, ","), sess.UserID, micros(sess.CredentialsAt))
+			strings.Join(sess.AMR, ","), sess.UserID, micros(sess.PasswordChangedAt))
 		if err != nil {
 			return err
 		}
@@ -56,7 +56,7 @@ func (s *Store) RefreshState(ctx context.Context, jti string) (auth.RefreshState
 		st.SuccessorUsed = nUsed.Valid
 	}
 	st.SessionCreated, st.SessionRevoked, st.SessionAMR = fromMicros(sessCreated), sessRevoked.Valid, splitAMR(amr)
-	st.UserActive, st.PasswordChange = active != 0, fromMicros(changed)
+	st.UserActive, st.PasswordChangedAt = active != 0, fromMicros(changed)
 	return st, nil
 }
 

@@ -21,7 +21,6 @@ import (
 
 // Dialect is what differs between the SQL databases authd runs on.
 type Dialect struct {
-	Name string
 	// Goose is the migration tool's name for the database.
 	Goose goose.Dialect
 	// Numbered placeholders ($1, $2) instead of ?.
@@ -61,9 +60,9 @@ type Store struct {
 
 var _ auth.Store = (*Store)(nil)
 
-// New returns a Store over db, whose schema must already be migrated. It prepares every query
-// once, so no request pays for parsing SQL.
-func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
+// newStore returns a Store over db, whose schema must already be migrated. It prepares every
+// query once, so no request pays for parsing SQL.
+func newStore(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
 	s := &Store{db: db, d: d, stmt: map[string]*sql.Stmt{}}
 	for name, q := range queries {
 		st, err := db.PrepareContext(ctx, s.rebind(q))
@@ -202,7 +201,7 @@ func Open(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS, opts ...goose.
 		db.Close()
 		return nil, err
 	}
-	s, err := New(ctx, db, d)
+	s, err := newStore(ctx, db, d)
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -21,7 +21,7 @@ func scanUser(row scanner) (auth.User, error) {
 }
 
 // CreateUser inserts u with an optional reset code and email, in one transaction. A duplicate
-// email or phone is an auth.ValidationError with the contract's message.
+// email or phone is auth.ErrEmailTaken or auth.ErrPhoneTaken.
 func (s *Store) CreateUser(ctx context.Context, u auth.User, code *auth.ResetCode, mail *auth.Outgoing) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.insertUser(ctx, tx, u); err != nil {
@@ -37,13 +37,13 @@ func (s *Store) CreateUser(ctx context.Context, u auth.User, code *auth.ResetCod
 	return s.userConflict(err)
 }
 
-// userConflict turns a violated unique constraint on users into the contract's field error.
+// userConflict turns a violated unique constraint into the fact it reports.
 func (s *Store) userConflict(err error) error {
 	switch s.d.UniqueViolation(err) {
 	case "users.email_key":
-		return auth.ValidationError{"email": {auth.MsgEmailTaken}}
+		return auth.ErrEmailTaken
 	case "users.phone":
-		return auth.ValidationError{"phone_no": {auth.MsgPhoneTaken}}
+		return auth.ErrPhoneTaken
 	case "social_accounts.provider":
 		return auth.ErrConflict
 	}

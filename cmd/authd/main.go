@@ -123,8 +123,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		}
 		limiter, failures, checks["redis"] = redis, redis.WithFallback(failures), redis.Ping
 	}
-	var sender *mail.Sender
-	svc, err := newService(ctx, cfg, store, failures, log, func() { sender.Wake() })
+	wake := mail.NewWake()
+	svc, err := newService(ctx, cfg, store, failures, log, wake.Notify)
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 			return fmt.Errorf("AUTH_SMTP_URL: %w", err)
 		}
 	}
-	sender = mail.NewSender(store, transport, svc.OpenMessage, log)
+	sender := mail.NewSender(store, transport, svc.OpenMessage, wake, log)
 
 	srv := &http.Server{
 		Handler: httpapi.NewHandler(svc, httpapi.Options{
@@ -281,18 +281,11 @@ func hidePassword(msg, rawURL string) string {
 
 // newService builds the domain service from the settings.
 func newService(ctx context.Context, cfg config, store auth.Store, limiter auth.Limiter, log *slog.Logger, mailed func()) (*auth.Service, error) {
-	svcCfg := auth.DefaultConfig()
-	svcCfg.Issuer, svcCfg.Audience = cfg.Issuer, cfg.Audience
-	svcCfg.AccessTTL, svcCfg.RefreshTTL, svcCfg.SessionMaxAge = cfg.AccessTTL, cfg.RefreshTTL, cfg.SessionMaxAge
-	svcCfg.CodeTTL, svcCfg.ReuseWindow = cfg.OTPTTL, cfg.ReuseWindow
-	svcCfg.RevealUnknownEmail, svcCfg.PhoneRegion = cfg.RevealUnknown, cfg.PhoneRegion
-	svcCfg.LoginFailureLimit, svcCfg.CodesPerHour = cfg.LoginFailureLimit, cfg.ResetCodeLimit
-	svcCfg.MinPasswordLength = cfg.MinPasswordLength
 	providers := map[string]auth.SocialProvider{}
 	if cfg.Google.ClientID != "" {
 		providers["google-oauth2"] = google.New(cfg.Google)
 	}
-	svc, err := auth.New(ctx, svcCfg, auth.Deps{
+	svc, err := auth.New(ctx, cfg.Config, auth.Deps{
 		Store:     store,
 		Limiter:   limiter,
 		Hasher:    auth.NewHasher(auth.DefaultHashParams, cfg.HashConcurrency, 2*time.Second),

@@ -73,20 +73,7 @@ func TestRunServesAndShutsDownCleanly(t *testing.T) {
 	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, listEnv(env), &stdout, &stderr) }()
 
 	base := "http://" + addr
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		res, err := http.Get(base + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("authd did not become healthy: %v\n%s", err, stdout.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitHealthy(t, base, &stdout)
 
 	const password = "a walk in the park"
 	if code, body := post(t, base+"/auth/register/", map[string]string{"first_name": "Walt", "last_name": "Whitman",

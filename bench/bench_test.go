@@ -70,7 +70,9 @@ func TestFloorAndCeilings(t *testing.T) {
 	if turns := strings.Count(progress.String(), "floor "); turns != 3 {
 		t.Fatalf("%d turns, want 3:\n%s", turns, progress.String())
 	}
-	if rep.Floor == nil || rep.Floor.Seconds < 0.55 || rep.Floor.Seconds > 1.5 || rep.Seconds < 0.55 {
+	// Each ran for its turns; the bounds are loose, since a busy machine (CI's two cores run other
+	// tests at once) stretches or clips a turn by tens of milliseconds.
+	if rep.Floor == nil || rep.Floor.Seconds < 0.3 || rep.Floor.Seconds > 3 || rep.Seconds < 0.3 {
 		t.Fatalf("workload ran %.2f s and floor %v, want about 0.6 s each", rep.Seconds, rep.Floor)
 	}
 	if rep.Floor == nil || rep.Floor.Requests == 0 || rep.Floor.Unexpected != 0 || rep.OfFloor <= 0 {

@@ -30,6 +30,8 @@ type Config struct {
 	MinPasswordLength  int
 	LoginFailureLimit  int // failed sign-ins per email in LoginFailureWindow
 	LoginFailureWindow time.Duration
+	IPRateLimit        int // credential requests per client address in IPRateWindow
+	IPRateWindow       time.Duration
 }
 
 // DefaultConfig is the contract's defaults.
@@ -47,6 +49,8 @@ func DefaultConfig() Config {
 		MinPasswordLength:  8,
 		LoginFailureLimit:  10,
 		LoginFailureWindow: 15 * time.Minute,
+		IPRateLimit:        60,
+		IPRateWindow:       time.Minute,
 	}
 }
 
@@ -56,11 +60,13 @@ type Service struct {
 	cfg     Config
 	store   Store
 	limiter Limiter
-	hasher  *Hasher
-	tokens  *tokenMaker
-	now     func() time.Time
-	log     *slog.Logger
-	mailed  func() // tells the outbox sender there is mail
+	// clientLimiter counts requests per client address (limits.go).
+	clientLimiter Limiter
+	hasher        *Hasher
+	tokens        *tokenMaker
+	now           func() time.Time
+	log           *slog.Logger
+	mailed        func() // tells the outbox sender there is mail
 
 	providers map[string]SocialProvider // by backend name, e.g. "google-oauth2"
 
@@ -70,15 +76,16 @@ type Service struct {
 }
 
 // Deps are the parts a Service is built from. Store and Hasher are required; a nil Limiter
-// turns the failed sign-in limit off; Now, Log and Mailed default to the clock, no log and
-// nothing.
+// turns the failed sign-in limit off, a nil ClientLimiter the per-address one; Now, Log and
+// Mailed default to the clock, no log and nothing.
 type Deps struct {
-	Store   Store
-	Limiter Limiter
-	Hasher  *Hasher
-	Now     func() time.Time
-	Log     *slog.Logger
-	Mailed  func()
+	Store         Store
+	Limiter       Limiter // failed sign-ins: one every instance shares
+	ClientLimiter Limiter // requests per client address: one that costs no database write
+	Hasher        *Hasher
+	Now           func() time.Time
+	Log           *slog.Logger
+	Mailed        func()
 	// Providers are the social sign-in backends by name ("google-oauth2"); none by default.
 	Providers map[string]SocialProvider
 	// MasterKey (MasterKeySize random bytes) seals every key and secret the store keeps. Nil
@@ -100,7 +107,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 	if d.Mailed == nil {
 		d.Mailed = func() {}
 	}
-	s := &Service{cfg: cfg, store: d.Store, limiter: d.Limiter, hasher: d.Hasher, now: d.Now, log: d.Log, mailed: d.Mailed,
+	s := &Service{cfg: cfg, store: d.Store, limiter: d.Limiter, clientLimiter: d.ClientLimiter, hasher: d.Hasher, now: d.Now, log: d.Log, mailed: d.Mailed,
 		tokens: newTokenMaker(cfg.Issuer, cfg.Audience, d.Now), providers: d.Providers}
 	var err error
 	if s.keyring, err = newKeyring(d.MasterKey); err != nil {

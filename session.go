@@ -115,39 +115,6 @@ var (
 	amrGoogle   = []string{"google"}
 )
 
-// loginFailuresKey is the limiter's key for the failed sign-ins of an email key.
-func loginFailuresKey(emailKey string) string { return "login-failures:" + emailKey }
-
-func (s *Service) loginLimitOn() bool { return s.cfg.LoginFailureLimit > 0 && s.limiter != nil }
-
-// countLoginAttempt counts one sign-in attempt for the email key, and returns a *ThrottledError
-// once the attempts in the window pass the limit.
-func (s *Service) countLoginAttempt(ctx context.Context, emailKey string) error {
-	if !s.loginLimitOn() {
-		return nil
-	}
-	ok, retry, err := s.limiter.Hit(ctx, loginFailuresKey(emailKey), s.cfg.LoginFailureLimit, s.cfg.LoginFailureWindow)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		s.event(ctx, slog.LevelWarn, "sign-in locked", "login_locked", "email_key_hash", redact(emailKey))
-		return &ThrottledError{RetryAfter: retry}
-	}
-	return nil
-}
-
-// clearLoginFailures forgets the failed sign-ins of an email key: after a correct password, or
-// once the password was reset.
-func (s *Service) clearLoginFailures(ctx context.Context, emailKey string) {
-	if !s.loginLimitOn() {
-		return
-	}
-	if err := s.limiter.Reset(ctx, loginFailuresKey(emailKey)); err != nil {
-		s.log.Error("reset sign-in failures", "err", err)
-	}
-}
-
 // upgradeHash re-hashes a password stored with weaker parameters than the current ones. It is
 // best effort: a failure leaves the old, still valid, hash.
 func (s *Service) upgradeHash(ctx context.Context, u User, password string) {

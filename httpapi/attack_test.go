@@ -195,7 +195,7 @@ func TestAttackNonAuthoritativeGoogleIdentityDiesWithOwnersReset(t *testing.T) {
 // Brief / security.md 52: security events in the log carry the client address and the request
 // id, the per-address throttle's event (ip_throttled) included.
 func TestAttackThrottleEventCarriesRequestID(t *testing.T) {
-	e := newEnv(t, func(e *env) { e.opts.IPRateLimit = 1 })
+	e := newEnv(t, func(e *env) { e.cfg.IPRateLimit = 1 })
 	e.post("/auth/password/reset/verify/", obj{"email": "x@example.com", "otp": "123456"})
 	r := e.do("POST", "/auth/password/reset/verify/", "application/json", `{"email":"x@example.com","otp":"123456"}`, "X-Request-ID", "attack-req-1")
 	if r.status != 429 {

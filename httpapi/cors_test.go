@@ -65,7 +65,7 @@ func checkAllowed(t *testing.T, r response, wantOrigin string) {
 func TestCORSForAConfiguredOrigin(t *testing.T) {
 	e := newEnv(t, func(e *env) {
 		e.opts.CORSOrigins = []string{appOrigin}
-		e.opts.IPRateLimit = 1
+		e.cfg.IPRateLimit = 1
 	})
 	t.Run("preflight from the origin allows Authorization", func(t *testing.T) {
 		res := preflight(t, e, "/auth/token/verify/", appOrigin)

@@ -81,7 +81,7 @@ func newEnv(t testing.TB, setups ...setup) *env {
 	t.Helper()
 	e := &env{t: t, clock: authtest.NewClock(), smtp: authtest.StartSMTP(t), logs: &authtest.Buffer{},
 		dbPath: filepath.Join(t.TempDir(), "authd.db"), cfg: auth.DefaultConfig()}
-	e.cfg.LoginFailureLimit, e.cfg.CodesPerHour = 0, 0 // tests of the limits turn them on
+	e.cfg.LoginFailureLimit, e.cfg.CodesPerHour, e.cfg.IPRateLimit = 0, 0, 0 // tests of the limits turn them on
 	for _, s := range setups {
 		s(e)
 	}
@@ -153,7 +153,7 @@ func (e *env) start() {
 		providers["google-oauth2"] = google.New(e.gcfg)
 	}
 	wake := mail.NewWake()
-	e.svc, err = auth.New(ctx, e.cfg, auth.Deps{Providers: providers, Store: store, Limiter: limiter, Now: e.clock.Now, Log: log,
+	e.svc, err = auth.New(ctx, e.cfg, auth.Deps{Providers: providers, Store: store, Limiter: limiter, ClientLimiter: limiter, Now: e.clock.Now, Log: log,
 		Hasher: e.hasher, Mailed: wake.Notify})
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +171,7 @@ func (e *env) start() {
 		go func() { e.sender.Run(ctx); close(done) }()
 	}
 	opts := e.opts
-	opts.Log, opts.Limiter = log, limiter
+	opts.Log = log
 	e.handler = httpapi.NewHandler(e.svc, opts)
 	srv := httptest.NewServer(e.handler)
 	e.url = srv.URL

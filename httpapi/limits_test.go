@@ -144,7 +144,7 @@ func TestSuccessClearsFailures(t *testing.T) {
 }
 
 func TestClientAddressLimit(t *testing.T) {
-	e := newEnv(t, func(e *env) { e.opts.IPRateLimit = 5 })
+	e := newEnv(t, func(e *env) { e.cfg.IPRateLimit = 5 })
 	for i := range 5 {
 		// A rotating X-Forwarded-For from an untrusted peer changes nothing.
 		r := e.do("POST", "/auth/token/", "application/json", `{}`, "X-Forwarded-For", "203.0.113."+strconv.Itoa(i))
@@ -164,7 +164,7 @@ func TestClientAddressLimit(t *testing.T) {
 
 func TestTrustedProxyForwardsTheClientAddress(t *testing.T) {
 	e := newEnv(t, func(e *env) {
-		e.opts.IPRateLimit = 2
+		e.cfg.IPRateLimit = 2
 		e.opts.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	})
 	for _, client := range []string{"198.51.100.1", "198.51.100.2"} {

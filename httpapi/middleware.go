@@ -110,21 +110,13 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	return false
 }
 
-// rateLimitByAddress returns the wrapper that limits credential endpoints per client address.
-func rateLimitByAddress(o Options) func(http.Handler) http.Handler {
-	if o.IPRateLimit <= 0 || o.Limiter == nil {
-		return func(h http.Handler) http.Handler { return h }
-	}
+// limitByAddress wraps a credential endpoint so each request counts against the per-address
+// limit before it is read (auth.Service.AdmitClient).
+func limitByAddress(svc *auth.Service, log *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ok, retry, err := o.Limiter.Hit(r.Context(), "ip:"+clientIP(r.Context()), o.IPRateLimit, o.IPRateWindow)
-			if err != nil {
-				writeError(w, r, o.Log, err)
-				return
-			}
-			if !ok {
-				o.Log.Warn("client address throttled", "event", "ip_throttled", "client_ip", clientIP(r.Context()), "request_id", requestID(r.Context()))
-				writeThrottled(w, retry.Seconds())
+			if err := svc.AdmitClient(r.Context()); err != nil {
+				writeError(w, r, log, err)
 				return
 			}
 			next.ServeHTTP(w, r)

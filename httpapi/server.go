@@ -7,22 +7,18 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"time"
 
 	"github.com/rs/cors"
 
 	auth "github.com/authd/authd"
 )
 
-// Options configure the HTTP layer. The zero value serves with no CORS origins, trusts no proxy
-// and applies no per-address limit.
+// Options configure the HTTP layer. The zero value serves with no CORS origins and trusts no
+// proxy. (The per-address limit is the Service's: auth.Config.IPRateLimit.)
 type Options struct {
 	Log            *slog.Logger
 	CORSOrigins    []string // origins allowed to call from a browser; "*" allows any
 	TrustedProxies []netip.Prefix
-	Limiter        auth.Limiter
-	IPRateLimit    int           // credential requests per client address per IPRateWindow; 0 is off
-	IPRateWindow   time.Duration // default one minute
 	// Checks are the dependencies authd works without, by name ("redis"): when one fails,
 	// /healthz still answers 200 but says "degraded". The database is always checked, and
 	// its failure is a 503.
@@ -35,14 +31,11 @@ func NewHandler(svc *auth.Service, o Options) http.Handler {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	if o.IPRateWindow == 0 {
-		o.IPRateWindow = time.Minute
-	}
 	if o.Version == "" {
 		o.Version = "(devel)" // as Go names a build that no version was stamped on
 	}
 	mux := http.NewServeMux()
-	addRoutes(mux, svc, o.Log, o.Checks, o.Version, rateLimitByAddress(o))
+	addRoutes(mux, svc, o.Log, o.Checks, o.Version, limitByAddress(svc, o.Log))
 	var h http.Handler = refuseUncleanPaths(mux)
 	if len(o.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{

@@ -32,7 +32,6 @@ type config struct {
 	MailFrom           string
 	CORSOrigins        []string
 	TrustedProxies     []netip.Prefix
-	IPRateLimit        int
 	HashConcurrency    int
 	LogLevel           string
 	Google             google.Config

@@ -106,11 +106,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	defer store.Close()
 
 	// Failed sign-ins are counted where every instance sees them: in Redis when it is configured
-	// (in the database while it is down), else in the database. The per-address limit stays in memory without Redis: it is hit by
-	// every credential request, those it refuses included, and a database write for each would
-	// turn the limit that sheds a flood into load on the database.
-	var limiter auth.Limiter = ratelimit.NewMemory(nil)
-	var failures auth.Limiter = store.Limiter(nil)
+	// (in the database while it is down), else in the database. The per-address limit stays in
+	// memory without Redis: it is hit by every credential request, those it refuses included,
+	// and a database write for each would turn the limit that sheds a flood into load on the
+	// database.
+	var lim limiters
+	lim.clients, lim.failures = ratelimit.NewMemory(nil), store.Limiter(nil)
 	checks := map[string]func(context.Context) error{}
 	if cfg.RedisURL != "" {
 		redis, err := ratelimit.NewRedis(cfg.RedisURL, log)
@@ -121,10 +122,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		if err := redis.Ping(ctx); err != nil {
 			log.Warn("Redis does not answer yet: limits fall back until it does", "err", err)
 		}
-		limiter, failures, checks["redis"] = redis, redis.WithFallback(failures), redis.Ping
+		lim.clients, lim.failures, checks["redis"] = redis, redis.WithFallback(lim.failures), redis.Ping
 	}
 	wake := mail.NewWake()
-	svc, err := newService(ctx, cfg, store, failures, log, wake.Notify)
+	svc, err := newService(ctx, cfg, store, lim, log, wake.Notify)
 	if err != nil {
 		return err
 	}
@@ -140,8 +141,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	srv := &http.Server{
 		Handler: httpapi.NewHandler(svc, httpapi.Options{
 			Log: log, CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies,
-			Limiter: limiter, IPRateLimit: cfg.IPRateLimit, Checks: checks,
-			Version: version(),
+			Checks: checks, Version: version(),
 		}),
 		// A slow or idle client cannot hold a connection for long.
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -280,19 +280,23 @@ func hidePassword(msg, rawURL string) string {
 }
 
 // newService builds the domain service from the settings.
-func newService(ctx context.Context, cfg config, store auth.Store, limiter auth.Limiter, log *slog.Logger, mailed func()) (*auth.Service, error) {
+// limiters are where the Service counts its abuse limits (none: the limits are off).
+type limiters struct{ failures, clients auth.Limiter }
+
+func newService(ctx context.Context, cfg config, store auth.Store, lim limiters, log *slog.Logger, mailed func()) (*auth.Service, error) {
 	providers := map[string]auth.SocialProvider{}
 	if cfg.Google.ClientID != "" {
 		providers["google-oauth2"] = google.New(cfg.Google)
 	}
 	svc, err := auth.New(ctx, cfg.Config, auth.Deps{
-		Store:     store,
-		Limiter:   limiter,
-		Hasher:    auth.NewHasher(auth.DefaultHashParams, cfg.HashConcurrency, 2*time.Second),
-		Log:       log,
-		Mailed:    mailed,
-		Providers: providers,
-		MasterKey: cfg.MasterKey,
+		Store:         store,
+		Limiter:       lim.failures,
+		ClientLimiter: lim.clients,
+		Hasher:        auth.NewHasher(auth.DefaultHashParams, cfg.HashConcurrency, 2*time.Second),
+		Log:           log,
+		Mailed:        mailed,
+		Providers:     providers,
+		MasterKey:     cfg.MasterKey,
 	})
 	if errors.Is(err, auth.ErrSealed) {
 		return nil, errors.New("key material is sealed: set AUTH_MASTER_KEY to the key that sealed it")
@@ -361,7 +365,7 @@ creates none), and AUTH_MASTER_KEY seals the new keys.
 		return err
 	}
 	defer store.Close()
-	svc, err := newService(ctx, cfg, store, nil, slog.New(slog.DiscardHandler), nil)
+	svc, err := newService(ctx, cfg, store, limiters{}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,9 @@ type Store interface {
 	// kept for the profile, password change and admin flows the next issues add, which find an
 	// account by the id a token names.
 	UserByID(ctx context.Context, id string) (User, error)
+	// SetUserActive enables or disables an account; a disabled one's tokens fail at once.
+	// ErrNotFound when there is no such user.
+	SetUserActive(ctx context.Context, id string, active bool) error
 	// SessionStanding returns what decides whether an access token of the sign-in is honoured,
 	// in one indexed read: the hot path of every verify. ErrNotFound when it is gone.
 	SessionStanding(ctx context.Context, sessionID string) (SessionStanding, error)

@@ -181,7 +181,11 @@ func TestInactiveUserCannotRefreshOrVerify(t *testing.T) {
 	e := newEnv(t)
 	e.register("inactive@example.com")
 	access, refresh := e.login("inactive@example.com", testPassword)
-	if _, err := e.store.DB().Exec(`UPDATE users SET is_active = 0`); err != nil {
+	u, err := e.store.UserByEmailKey(context.Background(), "inactive@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.SetUserActive(context.Background(), u.ID, false); err != nil {
 		t.Fatal(err)
 	}
 	want(t, e.refresh(refresh), 401, invalidToken)

@@ -10,6 +10,7 @@ var queries = map[string]string{
 	"sessionStanding": `SELECT s.user_id, s.revoked_at, u.is_active FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.id = ?`,
 	"phoneTaken":  `SELECT COUNT(*) FROM users WHERE phone = ?`,
+	"setActive":   `UPDATE users SET is_active = ? WHERE id = ?`,
 	"replaceHash": `UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`,
 	"userBySocial": `SELECT ` + userColumns + ` FROM users
 		WHERE id = (SELECT user_id FROM social_accounts WHERE provider = ? AND subject = ?)`,

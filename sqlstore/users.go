@@ -159,6 +159,15 @@ func (s *Store) SessionStanding(ctx context.Context, sessionID string) (auth.Ses
 	return st, s.wrap(err)
 }
 
+// SetUserActive enables or disables the user.
+func (s *Store) SetUserActive(ctx context.Context, id string, active bool) error {
+	n, err := s.exec(ctx, nil, "setActive", boolInt(active), id)
+	if err == nil && n == 0 {
+		err = auth.ErrNotFound
+	}
+	return s.wrap(err)
+}
+
 // PhoneTaken reports whether an account has that phone number.
 func (s *Store) PhoneTaken(ctx context.Context, phone string) (bool, error) {
 	var n int

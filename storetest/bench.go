@@ -89,6 +89,9 @@ func Bench(b *testing.B, open func(b *testing.B) Store) {
 			id := next("gnew")
 			return s.CreateSocialUser(ctx, user(id, id+"@x.io", ""), link("sub-"+id))
 		}},
+		{"SetUserActive", func(b *testing.B, i int) error {
+			return s.SetUserActive(ctx, "u9", i%2 == 0)
+		}},
 		{"SocialLinks", func(b *testing.B, i int) error {
 			_, err := s.SocialLinks(ctx, "g")
 			return err

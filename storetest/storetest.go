@@ -108,6 +108,21 @@ func testUsers(t *testing.T, s Store) {
 	if got, err := s.UserByID(ctx, "u1"); err != nil || got.PasswordHash != "new" {
 		t.Fatal("hash not replaced")
 	}
+	sessionOf(t, s, "su1", "u1")
+	must(t, s.SetUserActive(ctx, "u1", false))
+	if got, err := s.UserByID(ctx, "u1"); err != nil || got.Active {
+		t.Fatalf("after disabling: %+v, %v", got, err)
+	}
+	if st, err := s.SessionStanding(ctx, "su1"); err != nil || st.UserActive {
+		t.Fatalf("a disabled user's sign-in stands as %+v, %v", st, err)
+	}
+	must(t, s.SetUserActive(ctx, "u1", true))
+	if got, _ := s.UserByID(ctx, "u1"); !got.Active {
+		t.Fatal("not enabled again")
+	}
+	if err := s.SetUserActive(ctx, "nope", false); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("SetUserActive(unknown) = %v, want ErrNotFound", err)
+	}
 }
 
 func testDuplicates(t *testing.T, s Store) {

@@ -13,19 +13,7 @@ import (
 // The systemd unit in docs/deploy.md runs authd as an unprivileged, confined service that is
 // given time to drain on stop, and systemd parses every line of it.
 func TestSystemdUnitInTheDocs(t *testing.T) {
-	doc, err := os.ReadFile("../../docs/deploy.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(doc), "## Under systemd")
-	if !ok {
-		t.Fatal("docs/deploy.md has no systemd section")
-	}
-	_, unit, ok := strings.Cut(section, "```ini\n")
-	if !ok {
-		t.Fatal("the systemd section has no unit")
-	}
-	unit, _, _ = strings.Cut(unit, "```")
+	unit := docBlock(t, "../../docs/deploy.md", "## Under systemd", "ini")
 	settings := map[string]string{}
 	for _, line := range strings.Split(unit, "\n") {
 		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {

@@ -21,11 +21,7 @@ func TestReadmeWalkThroughRunsAsPasted(t *testing.T) {
 			t.Skipf("the README's walk-through needs %s, which is not installed", tool)
 		}
 	}
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := walkThrough(t, string(readme))
+	script := docBlock(t, "../../README.md", "## A walk through the API", "sh")
 	// The README serves on the default address; here a free one, so nothing else can answer.
 	addr := freeAddr(t)
 	script = strings.ReplaceAll(script, "127.0.0.1:8000", addr)
@@ -56,20 +52,24 @@ func TestReadmeWalkThroughRunsAsPasted(t *testing.T) {
 	}
 }
 
-// walkThrough returns the first sh block of the README's "A walk through the API" section.
-func walkThrough(t *testing.T, readme string) string {
+// docBlock returns the first fenced block of the given language after heading in the file.
+func docBlock(t *testing.T, file, heading, lang string) string {
 	t.Helper()
-	_, section, ok := strings.Cut(readme, "## A walk through the API")
-	if !ok {
-		t.Fatal("README has no walk-through section")
+	doc, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
 	}
-	_, block, ok := strings.Cut(section, "```sh\n")
+	_, section, ok := strings.Cut(string(doc), heading)
 	if !ok {
-		t.Fatal("the walk-through has no sh block")
+		t.Fatalf("%s has no section %q", file, heading)
+	}
+	_, block, ok := strings.Cut(section, "```"+lang+"\n")
+	if !ok {
+		t.Fatalf("%s: section %q has no %s block", file, heading, lang)
 	}
 	block, _, ok = strings.Cut(block, "\n```")
 	if !ok {
-		t.Fatal("the walk-through's sh block is not closed")
+		t.Fatalf("%s: the %s block of %q is not closed", file, lang, heading)
 	}
-	return block
+	return block + "\n"
 }

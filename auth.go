@@ -32,7 +32,22 @@ type Config struct {
 	LoginFailureWindow time.Duration
 	IPRateLimit        int // credential requests per client address in IPRateWindow
 	IPRateWindow       time.Duration
+	EmailVerification  EmailVerification // what registration does about the address
 }
+
+// EmailVerification is what registration with a password does about the address (the setting
+// AUTH_EMAIL_VERIFICATION).
+type EmailVerification string
+
+const (
+	// VerificationSend mails a verification code; signing in does not wait for it.
+	VerificationSend EmailVerification = "send"
+	// VerificationRequired mails one, and sign-in with a password refuses an unverified account
+	// (after checking the password) with ErrEmailNotVerified.
+	VerificationRequired EmailVerification = "required"
+	// VerificationOff mails nothing.
+	VerificationOff EmailVerification = "off"
+)
 
 // DefaultConfig is the contract's defaults.
 func DefaultConfig() Config {
@@ -51,6 +66,7 @@ func DefaultConfig() Config {
 		LoginFailureWindow: 15 * time.Minute,
 		IPRateLimit:        60,
 		IPRateWindow:       time.Minute,
+		EmailVerification:  VerificationSend,
 	}
 }
 

@@ -49,6 +49,13 @@ const (
 	MsgEntirelyNumeric = "This password is entirely numeric."
 	// MsgNullCharacter refuses a U+0000 in any text field (Django REST framework's message).
 	MsgNullCharacter = "Null characters are not allowed."
+	// MsgIncorrectPassword refuses a wrong current password where a signed-in request asks for it.
+	MsgIncorrectPassword = "Incorrect password."
+	// MsgOldPasswordIncorrect is Django's PasswordChangeForm message for a wrong old password.
+	MsgOldPasswordIncorrect = "Your old password was entered incorrectly. Please enter it again."
+	MsgUseEmailChange       = "Use /auth/email/change/ to change the email address."
+	// MsgNothingToUpdate refuses a profile update that names none of the fields it can change.
+	MsgNothingToUpdate = "Send at least one of first_name, last_name, address, phone_no."
 	// MsgControlCharacters refuses a name holding a control character (see HasControlCharacters).
 	MsgControlCharacters = "This field may not contain control characters."
 )

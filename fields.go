@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -67,3 +68,12 @@ func (c fieldCheck) text(field, value string, limit int, required bool) bool {
 
 // err returns every problem found, or nil.
 func (c fieldCheck) err() error { return c.errs.Err() }
+
+// truncate returns s as valid UTF-8 cut to at most limit characters.
+func truncate(s string, limit int) string {
+	s = strings.ToValidUTF8(s, "")
+	if utf8.RuneCountInString(s) <= limit {
+		return s
+	}
+	return string([]rune(s)[:limit])
+}

@@ -13,7 +13,7 @@ func TestCodesAreUniformSixDigits(t *testing.T) {
 	var counts [6][10]int
 	leadingZero := false
 	for range draws {
-		_, digits := s.newResetCode("e", "u", time.Now())
+		_, digits := s.newCode(CodeReset, "e", "u", time.Now())
 		if len(digits) != 6 {
 			t.Fatalf("code %q", digits)
 		}

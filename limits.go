@@ -6,7 +6,7 @@ import (
 )
 
 // The abuse limits of the contract, "Abuse limits", but for the hourly cap on codes, which the
-// store counts in the transaction that adds a code (AddResetCode):
+// store counts in the transaction that adds a code (AddCode):
 //   - failed sign-ins per email (LoginFailureLimit in LoginFailureWindow), counted before the
 //     password is judged, in a limiter every instance shares (Redis, or the database);
 //   - credential requests per client address (IPRateLimit in IPRateWindow), counted by the

@@ -13,6 +13,7 @@ type Outgoing struct {
 	Payload   []byte
 	CreatedAt time.Time
 	CodeID    string // the code it carries, if any: a newer code for the address stops it
+	UserID    string // the account it is about: deleting the account deletes it unsent
 }
 
 // OutboxItem is a queued email as the sender claims it.
@@ -31,10 +32,18 @@ type Message struct {
 	Code    string `json:"code,omitempty"`
 }
 
-func (s *Service) seal(m Message) *Outgoing {
+// seal encrypts m for the outbox, as mail about the account userID.
+func (s *Service) seal(userID string, m Message) *Outgoing {
 	plain, _ := json.Marshal(m)
 	nonce := randomBytes(s.sealer.NonceSize())
-	return &Outgoing{Payload: s.sealer.Seal(nonce, nonce, plain, nil), CreatedAt: s.now()}
+	return &Outgoing{Payload: s.sealer.Seal(nonce, nonce, plain, nil), CreatedAt: s.now(), UserID: userID}
+}
+
+// sealCode encrypts m, which carries code, for the outbox: a newer code of the same owner stops it.
+func (s *Service) sealCode(userID string, code Code, m Message) *Outgoing {
+	out := s.seal(userID, m)
+	out.CodeID = code.ID
+	return out
 }
 
 // OpenMessage decrypts an outbox payload written by this service (or another instance sharing
@@ -67,6 +76,26 @@ func welcomeMessage(to, code string, ttl time.Duration) Message {
 	return Message{To: to, Subject: "Set your password", Code: code, Text: fmt.Sprintf(
 		"Hello,\n\nAn account was created with this email address. To set its password, use this code: %s\n\nIt expires in %s. If you did not ask for an account, ignore this email.\n",
 		code, minutes(ttl))}
+}
+
+func verificationMessage(to, code string, ttl time.Duration) Message {
+	return Message{To: to, Subject: "Verify your email address", Code: code, Text: fmt.Sprintf(
+		"Hello,\n\nTo verify this email address, use this code: %s\n\nIt expires in %s. If you did not ask for this, ignore this email.\n",
+		code, minutes(ttl))}
+}
+
+func emailChangeMessage(to, code string, ttl time.Duration) Message {
+	return Message{To: to, Subject: "Confirm your new email address", Code: code, Text: fmt.Sprintf(
+		"Hello,\n\nTo make this the email address of your account, use this code: %s\n\nIt expires in %s. If you did not ask for this, ignore this email: nothing will change.\n",
+		code, minutes(ttl))}
+}
+
+// emailChangedMessage tells the old address where the account went, naming the new address only
+// partly (MaskEmail): enough for the owner to recognise it, not a way to learn it.
+func emailChangedMessage(to, newEmail string) Message {
+	return Message{To: to, Subject: "Your email address was changed",
+		Text: "Hello,\n\nThe email address of your account was changed to " + MaskEmail(newEmail) +
+			". If this was not you, someone else may have your password: contact support.\n"}
 }
 
 func passwordChangedMessage(to string) Message {

@@ -2,32 +2,12 @@ package auth
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
-	"math/big"
 	"time"
 )
-
-// ResetCode is a one-time code for setting a password. Only an HMAC of the code is stored.
-// UserID is empty for a request about an email that has no account: the row still counts
-// towards the hourly cap, and no code can ever match it.
-type ResetCode struct {
-	ID        string
-	EmailKey  string
-	UserID    string
-	Hash      []byte
-	CreatedAt time.Time
-	ExpiresAt time.Time
-}
-
-// errInvalidCode is the single answer to a wrong, expired, replaced, used or exhausted code, and
-// to any code for an email without an account.
-var errInvalidCode = ValidationError{"otp": {MsgInvalidCode}}
 
 // RequestReset mails a fresh 6-digit code to the account with that email; the code replaces
 // older ones. An email without an account returns ErrNotFound when the service reveals unknown
@@ -51,16 +31,14 @@ func (s *Service) RequestReset(ctx context.Context, email string, found Validati
 		return err
 	}
 	now := s.now()
-	code, digits := s.newResetCode(key, u.ID, now)
+	code := s.decoyCode(CodeReset, key, now)
 	var mail *Outgoing
 	if known {
-		mail = s.seal(resetMessage(u.Email, digits, s.cfg.CodeTTL))
-		mail.CodeID = code.ID
-	} else {
-		code.UserID = ""
-		code.Hash = randomBytes(sha256.Size) // matches no code
+		var digits string
+		code, digits = s.newCode(CodeReset, key, u.ID, now)
+		mail = s.sealCode(u.ID, code, resetMessage(u.Email, digits, s.cfg.CodeTTL))
 	}
-	if err := s.store.AddResetCode(ctx, code, mail, s.cfg.CodesPerHour, now.Add(-time.Hour)); err != nil {
+	if err := s.store.AddCode(ctx, code, mail, s.cfg.CodesPerHour, now.Add(-time.Hour)); err != nil {
 		return err
 	}
 	if !known {
@@ -82,11 +60,11 @@ func (s *Service) VerifyResetCode(ctx context.Context, email, otp string, found 
 	if err := checkCodeFields(email, otp, found).err(); err != nil {
 		return err
 	}
-	code, err := s.checkCode(ctx, email, otp)
+	code, err := s.checkCode(ctx, CodeOwner{Purpose: CodeReset, EmailKey: EmailKey(email)}, otp)
 	if err != nil {
 		return err
 	}
-	return s.store.RefundResetAttempt(ctx, code.ID)
+	return s.store.RefundCodeAttempt(ctx, code.ID)
 }
 
 // ConfirmReset sets a new password with a code: the code is used up, the email counts as
@@ -103,19 +81,18 @@ func (s *Service) ConfirmReset(ctx context.Context, email, otp, password string,
 	}
 	// The code first: until it is right, the answer must not depend on the account (its
 	// existence, or its names through the similarity rule).
-	code, err := s.checkCode(ctx, email, otp)
+	code, err := s.checkCode(ctx, CodeOwner{Purpose: CodeReset, EmailKey: EmailKey(email)}, otp)
 	if err != nil {
 		return err
 	}
-	refund := func() {
-		if err := s.store.RefundResetAttempt(ctx, code.ID); err != nil {
-			s.log.Error("refund code attempt", "err", err)
-		}
-	}
+	refund := func() { s.refundCode(ctx, code) }
 	u, err := s.store.UserByEmailKey(ctx, EmailKey(email))
+	if err == nil && u.ID != code.UserID {
+		err = ErrNotFound // the address moved to another account since the code was mailed
+	}
 	if err != nil {
 		refund()
-		if errors.Is(err, ErrNotFound) { // the account went since the code was made
+		if errors.Is(err, ErrNotFound) { // the account went, or left the address, since the code was made
 			return errInvalidCode
 		}
 		return err
@@ -132,8 +109,8 @@ func (s *Service) ConfirmReset(ctx context.Context, email, otp, password string,
 	}
 	// Proving the address removes what someone else may have added while it was unproven.
 	change := AccountChange{UserID: code.UserID, At: s.now(), SetPassword: true, PasswordHash: hash, VerifyEmail: true,
-		DropUnprovenSocial: true, RevokeSessions: true, Mail: s.seal(passwordChangedMessage(u.Email))}
-	if err := s.store.ResetPassword(ctx, code.ID, change); err != nil {
+		DropUnprovenSocial: true, RevokeSessions: true, Mail: s.seal(u.ID, passwordChangedMessage(u.Email))}
+	if err := s.store.UseCode(ctx, code.ID, change); err != nil {
 		if errors.Is(err, ErrNotFound) { // a concurrent confirm used the code first
 			return errInvalidCode
 		}
@@ -151,42 +128,6 @@ func checkCodeFields(email, otp string, found ValidationError) fieldCheck {
 	check.text("email", email, MaxEmailLength, true)
 	check.text("otp", otp, MaxCodeLength, true)
 	return check
-}
-
-// checkCode counts an attempt against the newest code for email, then compares in constant time.
-func (s *Service) checkCode(ctx context.Context, email, otp string) (ResetCode, error) {
-	key := EmailKey(email)
-	code, err := s.store.ClaimResetCode(ctx, key, s.now(), s.cfg.CodeAttempts)
-	if errors.Is(err, ErrNotFound) {
-		s.event(ctx, slog.LevelInfo, "reset code refused", "reset_code_failed", "email_key_hash", redact(key))
-		return code, errInvalidCode
-	}
-	if err != nil {
-		return code, err
-	}
-	if code.UserID == "" || !hmac.Equal(code.Hash, s.codeHash(code.ID, otp)) {
-		s.event(ctx, slog.LevelInfo, "reset code refused", "reset_code_failed", "user_id", code.UserID)
-		return code, errInvalidCode
-	}
-	return code, nil
-}
-
-// newResetCode draws six uniform digits from crypto/rand and returns the code's record (holding
-// only their HMAC) and the digits, which go nowhere but the email.
-func (s *Service) newResetCode(emailKey, userID string, now time.Time) (ResetCode, string) {
-	n, _ := rand.Int(rand.Reader, big.NewInt(1_000_000))
-	digits := fmt.Sprintf("%06d", n.Int64())
-	c := ResetCode{ID: newID(), EmailKey: emailKey, UserID: userID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL)}
-	c.Hash = s.codeHash(c.ID, digits)
-	return c, digits
-}
-
-func (s *Service) codeHash(codeID, digits string) []byte {
-	m := hmac.New(sha256.New, s.codeKey)
-	m.Write([]byte(codeID))
-	m.Write([]byte{0})
-	m.Write([]byte(digits))
-	return m.Sum(nil)
 }
 
 // redact returns a short, stable digest of an identifier that should not be logged as is.

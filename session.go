@@ -17,6 +17,8 @@ type Session struct {
 	// PasswordChangedAt is the user's as the sign-in's check read it: the store creates the
 	// session only while the user is active and that is still so.
 	PasswordChangedAt time.Time
+	IP                string // the client address of the request that started it
+	UserAgent         string // that request's user agent, at most MaxUserAgentLength characters
 }
 
 // RefreshToken is what the store keeps of an issued refresh token: its claims, never the token
@@ -95,6 +97,10 @@ func (s *Service) Login(ctx context.Context, email, password string, phone *stri
 		return TokenPair{}, ErrInvalidCredentials
 	}
 	s.clearLoginFailures(ctx, key)
+	if s.cfg.EmailVerification == VerificationRequired && !u.EmailVerified {
+		s.event(ctx, slog.LevelInfo, "sign-in refused: email not verified", "login_unverified", "user_id", u.ID)
+		return TokenPair{}, ErrEmailNotVerified
+	}
 	if rehash {
 		s.upgradeHash(ctx, u, password)
 	}
@@ -131,6 +137,7 @@ func (s *Service) upgradeHash(ctx context.Context, u User, password string) {
 // pair. It returns ErrConflict when u's credentials changed, or u was disabled, since u was read.
 func (s *Service) startSession(ctx context.Context, u User, start time.Time, amr []string) (TokenPair, error) {
 	sess := Session{ID: newID(), UserID: u.ID, CreatedAt: start, AMR: amr, PasswordChangedAt: u.PasswordChangedAt}
+	s.describeSession(ctx, &sess)
 	first := s.nextRefresh(sess.ID, u.ID, sess.CreatedAt, s.now())
 	if err := s.store.CreateSession(ctx, sess, first); err != nil {
 		return TokenPair{}, err
@@ -229,21 +236,8 @@ func (s *Service) liveRefresh(ctx context.Context, c *claims) (RefreshState, err
 // (not signed out, not revoked by a reset) and its user exists and is active. Every refusal is
 // ErrTokenInvalid.
 func (s *Service) Verify(ctx context.Context, raw string) error {
-	c, err := s.tokens.parse(raw, TypeAccess)
-	if err != nil {
-		return err
-	}
-	st, err := s.store.SessionStanding(ctx, c.SessionID)
-	if errors.Is(err, ErrNotFound) {
-		return ErrTokenInvalid
-	}
-	if err != nil {
-		return err
-	}
-	if st.Revoked || !st.UserActive || st.UserID != c.UserID {
-		return ErrTokenInvalid
-	}
-	return nil
+	_, err := s.Authenticate(ctx, raw)
+	return err
 }
 
 // Logout revokes the sign-in that a refresh token (used or not) belongs to. A token that is

@@ -13,13 +13,21 @@ type Store interface {
 
 	// CreateUser inserts u, with an optional reset code and email written in the same
 	// transaction. A duplicate email or phone returns ErrEmailTaken or ErrPhoneTaken.
-	CreateUser(ctx context.Context, u User, code *ResetCode, mail *Outgoing) error
+	CreateUser(ctx context.Context, u User, code *Code, mail *Outgoing) error
 	// UserByEmailKey returns the user with that email key, or ErrNotFound.
 	UserByEmailKey(ctx context.Context, emailKey string) (User, error)
-	// UserByID returns the user, or ErrNotFound. Only tests and benchmarks call it today; it is
-	// kept for the profile, password change and admin flows the next issues add, which find an
-	// account by the id a token names.
+	// UserByID returns the user, or ErrNotFound.
 	UserByID(ctx context.Context, id string) (User, error)
+	// Profile returns the user with the providers linked to it, in one read, or ErrNotFound.
+	Profile(ctx context.Context, userID string) (Profile, error)
+	// UpdateProfile sets the fields of p that are not nil. A phone number another account has is
+	// ErrPhoneTaken; no such user is ErrNotFound.
+	UpdateProfile(ctx context.Context, userID string, p ProfileUpdate) error
+	// DeleteUser removes the user and everything that hangs from it (sign-ins and their tokens,
+	// codes, provider links, mail), in one transaction. ErrNotFound when there is no such user.
+	DeleteUser(ctx context.Context, userID string) error
+	// ChangeAccount applies change in one transaction; see AccountChange for its conditions.
+	ChangeAccount(ctx context.Context, change AccountChange) error
 	// SetUserActive enables or disables an account; a disabled one's tokens fail at once.
 	// ErrNotFound when there is no such user.
 	SetUserActive(ctx context.Context, id string, active bool) error
@@ -52,20 +60,27 @@ type Store interface {
 	RotateRefresh(ctx context.Context, jti string, next RefreshToken, now time.Time) error
 	// RevokeSession revokes a sign-in and so every refresh token of it.
 	RevokeSession(ctx context.Context, sessionID string, now time.Time) error
+	// UserSessions returns the user's live sign-ins at now (not revoked, newest refresh token
+	// unexpired), newest first.
+	UserSessions(ctx context.Context, userID string, now time.Time) ([]SessionInfo, error)
+	// RevokeUserSession revokes the sign-in if it is a live one of the user at now; otherwise
+	// ErrNotFound.
+	RevokeUserSession(ctx context.Context, userID, sessionID string, now time.Time) error
 
-	// AddResetCode stores code (which replaces older ones, and stops their unsent emails) and its
-	// email, unless limit codes were already made for the same email key since since: then it
-	// returns a *ThrottledError whose RetryAfter is measured from code.CreatedAt. A limit of 0
-	// means no limit.
-	AddResetCode(ctx context.Context, code ResetCode, mail *Outgoing, limit int, since time.Time) error
-	// ClaimResetCode counts one attempt against the newest code for the email key and returns it,
-	// if it is unused, unexpired at now and had fewer than maxAttempts; otherwise ErrNotFound.
-	ClaimResetCode(ctx context.Context, emailKey string, now time.Time, maxAttempts int) (ResetCode, error)
-	// RefundResetAttempt gives back the attempt a correct check counted.
-	RefundResetAttempt(ctx context.Context, codeID string) error
-	// ResetPassword uses up the code and applies change, in one transaction. A code already used
+	// AddCode stores code (which replaces the older ones of its purpose and owner, see
+	// Code.ByUser, and stops their unsent emails) and its email, unless limit codes were already
+	// of its purpose made since since for the same email key or, for a code found by its user,
+	// for the same user: then it returns a *ThrottledError whose RetryAfter is
+	// measured from code.CreatedAt. A limit of 0 means no limit.
+	AddCode(ctx context.Context, code Code, mail *Outgoing, limit int, since time.Time) error
+	// ClaimCode counts one attempt against the newest code of the owner and returns it, if it is
+	// unused, unexpired at now and had fewer than maxAttempts; otherwise ErrNotFound.
+	ClaimCode(ctx context.Context, owner CodeOwner, now time.Time, maxAttempts int) (Code, error)
+	// RefundCodeAttempt gives back the attempt a correct check counted.
+	RefundCodeAttempt(ctx context.Context, codeID string) error
+	// UseCode uses up the code and applies change, in one transaction. A code already used
 	// returns ErrNotFound.
-	ResetPassword(ctx context.Context, codeID string, change AccountChange) error
+	UseCode(ctx context.Context, codeID string, change AccountChange) error
 
 	// SigningKeys returns every kept signing key, newest generation first.
 	SigningKeys(ctx context.Context) ([]StoredKey, error)

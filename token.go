@@ -333,6 +333,16 @@ func newID() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// isID reports whether s has the shape of an id newID makes, so that nothing else (a path
+// segment of any length or bytes) reaches a query.
+func isID(s string) bool {
+	if len(s) != 22 {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil
+}
+
 // newRefreshJTI returns a millisecond timestamp followed by 128 random bits, in hex, so that ids
 // sort in the order they were made: the refresh token table is keyed by jti, and a new row then
 // lands next to the last one instead of on a random page, so a batch of rotations writes a few

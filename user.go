@@ -35,18 +35,35 @@ type User struct {
 func EmailKey(email string) string { return strings.ToLower(email) }
 
 // AccountChange is what a flow does to an account, decided by the domain and applied by the
-// store in the transaction of the change that causes it (a reset, a Google link).
+// store in the transaction of the change that causes it (a reset, a Google link, a password or
+// email change, signing out everywhere).
 type AccountChange struct {
 	UserID string
 	At     time.Time
+	// IfPasswordChangedAt, when set, is the user's PasswordChangedAt as the flow read it: the
+	// change is made only while it is still so, and is ErrConflict otherwise (a password
+	// changed twice at once from the same old password changes once).
+	IfPasswordChangedAt *time.Time
 	// SetPassword, when true, replaces the password hash with PasswordHash ("" removes it) and
 	// moves PasswordChangedAt to At.
-	SetPassword        bool
-	PasswordHash       string
+	SetPassword  bool
+	PasswordHash string
+	// SetEmail, when not empty, is the account's new address (a taken one is ErrEmailTaken).
+	SetEmail           string
 	VerifyEmail        bool
 	DropUnprovenSocial bool // remove the identities linked without a vouched-for email
 	RevokeSessions     bool // revoke every sign-in of the account
-	Mail               *Outgoing
+	CancelCodes        bool // use up every unused code of the account
+	// StartSession, when set, is a sign-in stored after the rest of the change, with its first
+	// refresh token, as CreateSession stores one (a password change hands out a new pair).
+	StartSession *NewSession
+	Mail         *Outgoing
+}
+
+// NewSession is a sign-in to store and its first refresh token.
+type NewSession struct {
+	Session Session
+	First   RefreshToken
 }
 
 // Registration is the data of POST /auth/register/. Password is nil when none was given: the
@@ -84,31 +101,16 @@ func hasControlsBesidesLineBreaks(s string) bool {
 // nothing.
 func (s *Service) checkRegistration(ctx context.Context, r Registration, found ValidationError) (fieldCheck, error) {
 	c := newFieldCheck(found)
-	for _, name := range []struct{ field, value string }{{"first_name", r.FirstName}, {"last_name", r.LastName}} {
-		if c.text(name.field, name.value, MaxNameLength, true) && HasControlCharacters(name.value) {
-			c.errs.Add(name.field, MsgControlCharacters)
-		}
-	}
-	if c.text("address", r.Address, MaxAddressLength, false) && hasControlsBesidesLineBreaks(r.Address) {
-		c.errs.Add("address", MsgControlCharacters)
-	}
+	checkName(c, "first_name", r.FirstName)
+	checkName(c, "last_name", r.LastName)
+	checkAddress(c, r.Address)
 	if c.text("email", r.Email, MaxEmailLength, true) {
-		if email, ok := NormalizeEmail(r.Email); !ok {
-			c.errs.Add("email", MsgInvalidEmail)
-		} else if _, err := s.store.UserByEmailKey(ctx, EmailKey(email)); err == nil {
-			c.errs.Add("email", MsgEmailTaken)
-		} else if !errors.Is(err, ErrNotFound) {
+		if err := s.checkNewEmail(ctx, c, r.Email); err != nil {
 			return c, err
 		}
 	}
-	if c.text("phone_no", r.Phone, MaxPhoneLength, true) {
-		if phone, ok := s.ParsePhone(r.Phone); !ok {
-			c.errs.Add("phone_no", MsgInvalidPhone)
-		} else if taken, err := s.store.PhoneTaken(ctx, phone); err != nil {
-			return c, err
-		} else if taken {
-			c.errs.Add("phone_no", MsgPhoneTaken)
-		}
+	if _, err := s.checkPhone(ctx, c, r.Phone, ""); err != nil {
+		return c, err
 	}
 	if r.Password != nil && c.text("password", *r.Password, MaxPasswordLength, true) {
 		for _, p := range passwordProblems(*r.Password, s.cfg.MinPasswordLength, r.FirstName, r.LastName, r.Email) {
@@ -116,6 +118,60 @@ func (s *Service) checkRegistration(ctx context.Context, r Registration, found V
 		}
 	}
 	return c, nil
+}
+
+// checkName checks a first or last name: required, at most MaxNameLength, no control characters.
+func checkName(c fieldCheck, field, value string) {
+	if c.text(field, value, MaxNameLength, true) && HasControlCharacters(value) {
+		c.errs.Add(field, MsgControlCharacters)
+	}
+}
+
+// checkAddress checks the optional postal address: at most MaxAddressLength, line breaks allowed.
+func checkAddress(c fieldCheck, value string) {
+	if c.text("address", value, MaxAddressLength, false) && hasControlsBesidesLineBreaks(value) {
+		c.errs.Add("address", MsgControlCharacters)
+	}
+}
+
+// checkNewEmail checks an address an account is to have (its length already checked): valid,
+// and no account's.
+func (s *Service) checkNewEmail(ctx context.Context, c fieldCheck, raw string) error {
+	email, ok := NormalizeEmail(raw)
+	if !ok {
+		c.errs.Add("email", MsgInvalidEmail)
+		return nil
+	}
+	if _, err := s.store.UserByEmailKey(ctx, EmailKey(email)); err == nil {
+		c.errs.Add("email", MsgEmailTaken)
+	} else if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// checkPhone checks a required phone number and returns it in E.164: it must parse, and belong
+// to no account but the one whose number is own.
+func (s *Service) checkPhone(ctx context.Context, c fieldCheck, raw, own string) (string, error) {
+	if !c.text("phone_no", raw, MaxPhoneLength, true) {
+		return "", nil
+	}
+	phone, ok := s.ParsePhone(raw)
+	if !ok {
+		c.errs.Add("phone_no", MsgInvalidPhone)
+		return "", nil
+	}
+	if phone == own {
+		return phone, nil
+	}
+	taken, err := s.store.PhoneTaken(ctx, phone)
+	if err != nil {
+		return "", err
+	}
+	if taken {
+		c.errs.Add("phone_no", MsgPhoneTaken)
+	}
+	return phone, nil
 }
 
 // Register creates an account. It returns a ValidationError listing every problem, those a
@@ -136,21 +192,25 @@ func (s *Service) Register(ctx context.Context, r Registration, found Validation
 		ID: uuid.NewString(), FirstName: r.FirstName, LastName: r.LastName, Address: r.Address,
 		Email: email, Phone: phone, Active: true, DateJoined: now,
 	}
+	var code *Code
+	var mail *Outgoing
+	switch {
+	case r.Password == nil: // a code to set the password, which also proves the address
+		c, digits := s.newCode(CodeReset, EmailKey(email), u.ID, now)
+		code, mail = &c, s.sealCode(u.ID, c, welcomeMessage(u.Email, digits, s.cfg.CodeTTL))
+	case s.cfg.EmailVerification != VerificationOff:
+		c, digits := s.newCode(CodeVerify, EmailKey(email), u.ID, now)
+		code, mail = &c, s.sealCode(u.ID, c, verificationMessage(u.Email, digits, s.cfg.CodeTTL))
+	}
 	if r.Password != nil {
 		if u.PasswordHash, err = s.hasher.Hash(ctx, *r.Password); err != nil {
 			return err
 		}
-		err = s.store.CreateUser(ctx, u, nil, nil)
-	} else {
-		code, digits := s.newResetCode(EmailKey(email), u.ID, now)
-		mail := s.seal(welcomeMessage(u.Email, digits, s.cfg.CodeTTL))
-		mail.CodeID = code.ID
-		err = s.store.CreateUser(ctx, u, &code, mail)
 	}
-	if err != nil {
+	if err := s.store.CreateUser(ctx, u, code, mail); err != nil {
 		return takenError(err)
 	}
-	if r.Password == nil {
+	if mail != nil {
 		s.mailed()
 	}
 	s.event(ctx, slog.LevelInfo, "user registered", "register", "user_id", u.ID, "password_set", r.Password != nil)

@@ -119,7 +119,7 @@ func TestAttackReplacedCodeDuringAnEarlierSendIsNotSent(t *testing.T) {
 	}
 	defer store.Close()
 	cfg := auth.DefaultConfig()
-	cfg.CodesPerHour = 0
+	cfg.CodesPerHour, cfg.EmailVerification = 0, auth.VerificationOff
 	svc, err := auth.New(ctx, cfg, auth.Deps{Store: store, Hasher: auth.NewHasher(auth.DefaultHashParams, 2, 2*time.Second)})
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,8 @@ const (
 	msgBusy        = "Service temporarily unavailable, try again later."
 	msgServerError = "A server error occurred."
 
+	msgEmailNotVerified = "Email address is not verified."
+
 	msgSocialRejected   = "Invalid Google credentials"
 	msgSocialDown       = "Google could not be reached. Try again later."
 	msgSocialNoEmail    = "The Google account shares no email address."
@@ -45,6 +47,8 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	case errors.Is(err, auth.ErrTokenInvalid):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": msgToken, "code": "token_not_valid"})
+	case errors.Is(err, auth.ErrEmailNotVerified):
+		writeJSON(w, http.StatusForbidden, map[string]string{"detail": msgEmailNotVerified, "code": "email_not_verified"})
 	case errors.Is(err, auth.ErrSocialRejected):
 		writeJSON(w, http.StatusBadRequest, map[string]string{"detail": msgSocialRejected})
 	case errors.Is(err, auth.ErrSocialNoEmail):

@@ -12,19 +12,31 @@ import (
 )
 
 // post serves h at path with and without its trailing slash, for POST only.
-func post(mux *http.ServeMux, path string, h http.Handler) { serve(mux, path, "POST", h) }
+func post(mux *http.ServeMux, path string, h http.Handler) { serve(mux, path, methods{"POST": h}) }
 
 // get serves h at path with and without its trailing slash, for GET and HEAD.
-func get(mux *http.ServeMux, path string, h http.Handler) { serve(mux, path, "GET", h) }
+func get(mux *http.ServeMux, path string, h http.Handler) { serve(mux, path, methods{"GET": h}) }
 
-func serve(mux *http.ServeMux, path, method string, h http.Handler) {
-	allow := method + ", OPTIONS"
-	if method == "GET" {
-		allow = "GET, HEAD, OPTIONS"
+// methods are the handlers of one path by method; GET serves HEAD too.
+type methods map[string]http.Handler
+
+// serve serves each method's handler at path, with and without its trailing slash; any other
+// method is 405 with the Allow header, and OPTIONS answers it.
+func serve(mux *http.ServeMux, path string, hs methods) {
+	var allowed []string
+	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
+		if hs[m] != nil || (m == "HEAD" && hs["GET"] != nil) {
+			allowed = append(allowed, m)
+		}
 	}
+	allow := strings.Join(append(allowed, "OPTIONS"), ", ")
 	endpoint := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.Method == method || (method == "GET" && r.Method == "HEAD"):
+		method := r.Method
+		if method == "HEAD" {
+			method = "GET"
+		}
+		switch h := hs[method]; {
+		case h != nil:
 			h.ServeHTTP(w, r)
 		case r.Method == "OPTIONS":
 			w.Header().Set("Allow", allow)
@@ -151,9 +163,7 @@ func bearerToken(r *http.Request) (string, bool) {
 	if len(values) != 1 {
 		return "", false
 	}
-	// Split only on HTTP's own white space (RFC 9110: spaces and tabs), as a proxy or another
-	// verifier reads the header; strings.Fields would also split on U+00A0 and the like.
-	parts := strings.FieldsFunc(values[0], func(r rune) bool { return r == ' ' || r == '\t' })
+	parts := splitHTTPSpace(values[0])
 	if len(parts) != 2 || !strings.EqualFold(parts[0], "Bearer") {
 		return "", false
 	}

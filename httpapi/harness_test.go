@@ -82,6 +82,9 @@ func newEnv(t testing.TB, setups ...setup) *env {
 	e := &env{t: t, clock: authtest.NewClock(), smtp: authtest.StartSMTP(t), logs: &authtest.Buffer{},
 		dbPath: filepath.Join(t.TempDir(), "authd.db"), cfg: auth.DefaultConfig()}
 	e.cfg.LoginFailureLimit, e.cfg.CodesPerHour, e.cfg.IPRateLimit = 0, 0, 0 // tests of the limits turn them on
+	// Registration mails no verification code, so that a test's emails are those it asks for;
+	// the tests of verification turn it on.
+	e.cfg.EmailVerification = auth.VerificationOff
 	for _, s := range setups {
 		s(e)
 	}

@@ -36,7 +36,8 @@ type field struct {
 // report its length first, in Django REST framework's order.
 type input struct {
 	values  map[string]string
-	present map[string]bool
+	present map[string]bool // sent as a usable string
+	sent    map[string]bool // sent at all, whatever its value
 	errs    auth.ValidationError
 }
 
@@ -79,7 +80,7 @@ func decode(w http.ResponseWriter, r *http.Request, fields []field) (input, erro
 	if err != nil {
 		return input{}, err
 	}
-	in := input{values: map[string]string{}, present: map[string]bool{}, errs: auth.ValidationError{}}
+	in := input{values: map[string]string{}, present: map[string]bool{}, sent: map[string]bool{}, errs: auth.ValidationError{}}
 	for _, f := range fields {
 		v, ok := body[f.name]
 		if !ok && f.alias != "" {
@@ -91,6 +92,7 @@ func decode(w http.ResponseWriter, r *http.Request, fields []field) (input, erro
 			}
 			continue
 		}
+		in.sent[f.name] = true
 		if v == nil {
 			if !f.nullBlank {
 				in.errs.Add(f.name, auth.MsgNull)

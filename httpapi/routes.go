@@ -9,7 +9,9 @@ import (
 )
 
 // addRoutes is authd's whole HTTP surface. Every path answers with and without its trailing
-// slash; limited marks the credential endpoints that count against the per-address limit.
+// slash; limited marks the endpoints that count against the per-address limit: the credential
+// endpoints, and the email verification ones, which take codes as the reset endpoints do. The
+// signed-in endpoints that judge a password count it against the email's failed sign-ins.
 func addRoutes(mux *http.ServeMux, svc *auth.Service, log *slog.Logger, checks map[string]func(context.Context) error, version string, limited func(http.Handler) http.Handler) {
 	post(mux, "/auth/register/", limited(handleRegister(svc, log)))
 	post(mux, "/auth/token/", limited(handleToken(svc, log)))
@@ -20,6 +22,15 @@ func addRoutes(mux *http.ServeMux, svc *auth.Service, log *slog.Logger, checks m
 	post(mux, "/auth/password/reset/verify/", limited(handleResetVerify(svc, log)))
 	post(mux, "/auth/password/reset/confirm/", limited(handleResetConfirm(svc, log)))
 	post(mux, "/auth/social/{backend}/", limited(handleSocial(svc, log)))
+	serve(mux, "/auth/me/", methods{"GET": handleMe(svc, log), "PATCH": handleMeUpdate(svc, log), "DELETE": handleMeDelete(svc, log)})
+	post(mux, "/auth/password/change/", handlePasswordChange(svc, log))
+	get(mux, "/auth/sessions/", handleSessions(svc, log))
+	serve(mux, "/auth/sessions/{id}/", methods{"DELETE": handleSessionEnd(svc, log)})
+	post(mux, "/auth/logout/all/", handleLogoutAll(svc, log))
+	post(mux, "/auth/email/verify/", limited(handleEmailVerify(svc, log)))
+	post(mux, "/auth/email/verify/resend/", limited(handleEmailVerifyResend(svc, log)))
+	post(mux, "/auth/email/change/", handleEmailChange(svc, log))
+	post(mux, "/auth/email/change/confirm/", handleEmailChangeConfirm(svc, log))
 	get(mux, "/.well-known/jwks.json", handleJWKS(svc))
 	get(mux, "/livez", handleLive())
 	get(mux, "/readyz", handleReady(svc, log, checks))

@@ -40,7 +40,7 @@ func NewHandler(svc *auth.Service, o Options) http.Handler {
 	if len(o.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins: o.CORSOrigins,
-			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions},
+			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete, http.MethodOptions},
 			AllowedHeaders: []string{"Content-Type", "Authorization", "X-Request-ID"},
 			// Browser code may read only the headers listed here: clients are told to honour
 			// Retry-After, and X-Request-ID ties an answer to the server's log line.

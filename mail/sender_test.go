@@ -32,7 +32,7 @@ func TestUndeliverableMailIsGivenUpAfterMaxAttempts(t *testing.T) {
 	defer store.Close()
 	clock := authtest.NewClock()
 	now := clock.Now()
-	store.AddResetCode(ctx, auth.ResetCode{ID: "c", EmailKey: "a@x.io", Hash: []byte("h"), CreatedAt: now, ExpiresAt: now},
+	store.AddCode(ctx, auth.Code{ID: "c", EmailKey: "a@x.io", Hash: []byte("h"), CreatedAt: now, ExpiresAt: now},
 		&auth.Outgoing{Payload: []byte("p"), CreatedAt: now}, 0, now)
 	tr := &failing{}
 	s := mail.NewSender(store, tr, func([]byte) (auth.Message, error) { return auth.Message{To: "a@x.io"}, nil }, nil, slog.New(slog.DiscardHandler))
@@ -79,7 +79,7 @@ func TestLogMailerWritesOneLineWithTheCode(t *testing.T) {
 	}
 	defer store.Close()
 	now := time.Now()
-	must(t, store.AddResetCode(ctx, auth.ResetCode{ID: "c", EmailKey: "a@x.io", Hash: []byte("h"), CreatedAt: now, ExpiresAt: now},
+	must(t, store.AddCode(ctx, auth.Code{ID: "c", EmailKey: "a@x.io", Hash: []byte("h"), CreatedAt: now, ExpiresAt: now},
 		&auth.Outgoing{Payload: []byte("p"), CreatedAt: now}, 0, now))
 	var logs authtest.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))

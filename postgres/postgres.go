@@ -36,6 +36,7 @@ var constraintColumns = map[string]string{
 }
 
 var dialect = sqlstore.Dialect{
+	StringAgg:  "string_agg",
 	Goose:      goose.DialectPostgres,
 	Numbered:   true,
 	SkipLocked: "FOR UPDATE SKIP LOCKED",

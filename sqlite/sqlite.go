@@ -25,6 +25,7 @@ var migrations embed.FS
 
 // dialect is SQLite's: ? placeholders, writers serialised by BEGIN IMMEDIATE.
 var dialect = sqlstore.Dialect{
+	StringAgg:   "group_concat",
 	Goose:       goose.DialectSQLite3,
 	GroupCommit: true,
 	UniqueViolation: func(err error) string {

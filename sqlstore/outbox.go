@@ -13,7 +13,8 @@ func (s *Store) insertOutbox(ctx context.Context, tx *sql.Tx, m *auth.Outgoing) 
 		return nil
 	}
 	code := sql.NullString{String: m.CodeID, Valid: m.CodeID != ""}
-	_, err := s.exec(ctx, tx, "insertOutbox", m.Payload, micros(m.CreatedAt), micros(m.CreatedAt), code)
+	user := sql.NullString{String: m.UserID, Valid: m.UserID != ""}
+	_, err := s.exec(ctx, tx, "insertOutbox", m.Payload, micros(m.CreatedAt), micros(m.CreatedAt), code, user)
 	return err
 }
 

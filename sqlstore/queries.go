@@ -9,15 +9,32 @@ var queries = map[string]string{
 	"userByID":       `SELECT ` + userColumns + ` FROM users WHERE id = ?`,
 	"sessionStanding": `SELECT s.user_id, s.revoked_at, u.is_active FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.id = ?`,
-	"phoneTaken":  `SELECT COUNT(*) FROM users WHERE phone = ?`,
-	"setActive":   `UPDATE users SET is_active = ? WHERE id = ?`,
-	"replaceHash": `UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`,
+	"profile": `SELECT ` + userColumns + `,
+		COALESCE((SELECT {string_agg}(provider, ',') FROM social_accounts a WHERE a.user_id = users.id), '')
+		FROM users WHERE id = ?`,
+	// NULL leaves a field as it is.
+	"updateProfile": `UPDATE users SET first_name = COALESCE(?, first_name), last_name = COALESCE(?, last_name),
+		address = COALESCE(?, address), phone = COALESCE(?, phone) WHERE id = ?`,
+	// An account's deletion, in its transaction; its refresh tokens first, which SQLite's schema
+	// does not cascade to.
+	"deleteUserRefresh":  `DELETE FROM refresh_tokens WHERE user_id = ?`,
+	"deleteUserSessions": `DELETE FROM sessions WHERE user_id = ?`,
+	"deleteUserSocial":   `DELETE FROM social_accounts WHERE user_id = ?`,
+	"deleteUserCodes":    `DELETE FROM reset_codes WHERE user_id = ?`,
+	"deleteUserMail":     `DELETE FROM outbox WHERE user_id = ?`,
+	"deleteUser":         `DELETE FROM users WHERE id = ?`,
+	"phoneTaken":         `SELECT COUNT(*) FROM users WHERE phone = ?`,
+	"setActive":          `UPDATE users SET is_active = ? WHERE id = ?`,
+	"replaceHash":        `UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`,
 	"userBySocial": `SELECT ` + userColumns + ` FROM users
 		WHERE id = (SELECT user_id FROM social_accounts WHERE provider = ? AND subject = ?)`,
 	"socialLinks":  `SELECT provider, subject, email_verified, created_at FROM social_accounts WHERE user_id = ? ORDER BY created_at, provider, subject`,
 	"insertSocial": `INSERT INTO social_accounts (provider, subject, user_id, created_at, email_verified) VALUES (?, ?, ?, ?, ?)`,
 
 	// The statements of an auth.AccountChange.
+	"lockCredentials":    `UPDATE users SET password_changed_at = password_changed_at WHERE id = ? AND password_changed_at = ? AND is_active = 1`,
+	"setEmail":           `UPDATE users SET email = ?, email_key = ? WHERE id = ?`,
+	"cancelUserCodes":    `UPDATE reset_codes SET used_at = ? WHERE user_id = ? AND used_at IS NULL`,
 	"setPassword":        `UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?`,
 	"verifyEmail":        `UPDATE users SET email_verified = 1 WHERE id = ?`,
 	"dropUnprovenSocial": `DELETE FROM social_accounts WHERE user_id = ? AND email_verified = 0`,
@@ -27,9 +44,18 @@ var queries = map[string]string{
 	// reset committed meanwhile moved password_changed_at. On PostgreSQL the user's row is
 	// share-locked, so a reset either waits for this sign-in (and then revokes it) or commits
 	// first (and this inserts nothing).
-	"insertSession": `INSERT INTO sessions (id, user_id, created_at, expires_at, amr)
-		SELECT ?, id, ?, ?, ? FROM users WHERE id = ? AND is_active = 1 AND password_changed_at = ? {for_share}`,
-	"extendSession": `UPDATE sessions SET expires_at = ? WHERE id = ? AND expires_at < ?`,
+	"insertSession": `INSERT INTO sessions (id, user_id, created_at, expires_at, amr, ip, user_agent)
+		SELECT ?, id, ?, ?, ?, ?, ? FROM users WHERE id = ? AND is_active = 1 AND password_changed_at = ? {for_share}`,
+	"touchSession": `UPDATE sessions SET last_used_at = ?, expires_at = CASE WHEN expires_at < ? THEN ? ELSE expires_at END
+		WHERE id = ?`,
+	// A sign-in lives while it is not revoked and its newest refresh token has not expired.
+	"userSessions": `SELECT id, created_at, last_used_at, expires, ip, user_agent, amr FROM (
+			SELECT s.id, s.created_at, s.last_used_at, s.ip, s.user_agent, s.amr,
+				(SELECT MAX(t.expires_at) FROM refresh_tokens t WHERE t.session_id = s.id) AS expires
+			FROM sessions s WHERE s.user_id = ? AND s.revoked_at IS NULL) live
+		WHERE expires > ? ORDER BY created_at DESC, id`,
+	"revokeUserSession": `UPDATE sessions SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL
+		AND EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = sessions.id AND t.expires_at > ?)`,
 	"insertRefresh": `INSERT INTO refresh_tokens (jti, session_id, user_id, key_id, issued_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?)`,
 	"refreshState": `SELECT t.jti, t.session_id, t.user_id, t.key_id, t.issued_at, t.expires_at, t.used_at,
@@ -48,20 +74,28 @@ var queries = map[string]string{
 		AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL)`,
 	"revokeSession": `UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
 
-	"countCodes": `SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM reset_codes WHERE email_key = ? AND created_at > ?`,
-	"insertCode": `INSERT INTO reset_codes (id, email_key, user_id, code_hash, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?)`,
+	"countCodes":     `SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM reset_codes WHERE email_key = ? AND purpose = ? AND created_at > ?`,
+	"countUserCodes": `SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM reset_codes WHERE user_id = ? AND purpose = ? AND created_at > ?`,
+	"insertCode": `INSERT INTO reset_codes (id, purpose, email_key, user_id, new_email, code_hash, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 	// The attempt is counted before the code is compared, atomically, so parallel guesses cannot
-	// exceed the limit. Only the newest code of an email can match.
+	// exceed the limit. Only the newest code of an owner and purpose can match.
 	"claimCode": `UPDATE reset_codes SET attempts = attempts + 1
-		WHERE seq = (SELECT MAX(seq) FROM reset_codes WHERE email_key = ?)
+		WHERE seq = (SELECT MAX(seq) FROM reset_codes WHERE email_key = ? AND purpose = ?)
 		AND used_at IS NULL AND expires_at > ? AND attempts < ?
-		RETURNING id, email_key, COALESCE(user_id, ''), code_hash, created_at, expires_at`,
+		RETURNING ` + codeColumns,
+	"claimUserCode": `UPDATE reset_codes SET attempts = attempts + 1
+		WHERE seq = (SELECT MAX(seq) FROM reset_codes WHERE user_id = ? AND purpose = ?)
+		AND used_at IS NULL AND expires_at > ? AND attempts < ?
+		RETURNING ` + codeColumns,
 	"refundCode": `UPDATE reset_codes SET attempts = attempts - 1 WHERE id = ? AND attempts > 0`,
 	"useCode":    `UPDATE reset_codes SET used_at = ? WHERE id = ? AND used_at IS NULL`,
 	// A newer code replaces the older ones, so their emails, if not yet out, are not sent.
 	"stopReplacedCodeMail": `UPDATE outbox SET dead_at = ?, payload = ?, last_error = 'replaced by a newer code'
-		WHERE code_id IN (SELECT id FROM reset_codes WHERE email_key = ? AND id <> ?)
+		WHERE code_id IN (SELECT id FROM reset_codes WHERE email_key = ? AND purpose = ? AND id <> ?)
+		AND sent_at IS NULL AND dead_at IS NULL`,
+	"stopReplacedUserCodeMail": `UPDATE outbox SET dead_at = ?, payload = ?, last_error = 'replaced by a newer code'
+		WHERE code_id IN (SELECT id FROM reset_codes WHERE user_id = ? AND purpose = ? AND id <> ?)
 		AND sent_at IS NULL AND dead_at IS NULL`,
 
 	// A hit is one upsert, counted in the key's open window or opening a new one, so that hits
@@ -74,7 +108,7 @@ var queries = map[string]string{
 	"hits":      `SELECT hits, window_ends FROM limits WHERE key_hash = ? AND window_ends > ?`,
 	"clearHits": `DELETE FROM limits WHERE key_hash = ?`,
 
-	"insertOutbox": `INSERT INTO outbox (payload, created_at, next_attempt_at, code_id) VALUES (?, ?, ?, ?)`,
+	"insertOutbox": `INSERT INTO outbox (payload, created_at, next_attempt_at, code_id, user_id) VALUES (?, ?, ?, ?, ?)`,
 	// A claim leases due rows so that concurrent senders (other instances) skip them; a sender
 	// that dies mid-send lets its lease lapse and the row is tried again. The most overdue go
 	// first, in the due index's order, so a claim reads the rows it takes, not the whole backlog.
@@ -116,3 +150,5 @@ var queries = map[string]string{
 
 const userColumns = `id, first_name, last_name, address, email, COALESCE(phone, ''), email_verified, is_active,
 	date_joined, password_hash, password_changed_at`
+
+const codeColumns = `id, purpose, email_key, COALESCE(user_id, ''), new_email, code_hash, created_at, expires_at`

@@ -15,17 +15,19 @@ const sessionExpirySlack = time.Hour
 // CreateSession stores a sign-in and its first refresh token in one transaction, if the user is
 // active and its credentials are still those the sign-in checked; otherwise auth.ErrConflict.
 func (s *Store) CreateSession(ctx context.Context, sess auth.Session, first auth.RefreshToken) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		n, err := s.exec(ctx, tx, "insertSession", sess.ID, micros(sess.CreatedAt), micros(first.ExpiresAt),
-			strings.Join(sess.AMR, ","), sess.UserID, micros(sess.PasswordChangedAt))
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return auth.ErrConflict
-		}
-		return s.insertRefresh(ctx, tx, first)
-	})
+	return s.inTx(ctx, func(tx *sql.Tx) error { return s.createSession(ctx, tx, sess, first) })
+}
+
+func (s *Store) createSession(ctx context.Context, tx *sql.Tx, sess auth.Session, first auth.RefreshToken) error {
+	n, err := s.exec(ctx, tx, "insertSession", sess.ID, micros(sess.CreatedAt), micros(first.ExpiresAt),
+		strings.Join(sess.AMR, ","), sess.IP, sess.UserAgent, sess.UserID, micros(sess.PasswordChangedAt))
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return auth.ErrConflict
+	}
+	return s.insertRefresh(ctx, tx, first)
 }
 
 func (s *Store) insertRefresh(ctx context.Context, tx *sql.Tx, t auth.RefreshToken) error {
@@ -79,9 +81,9 @@ func (s *Store) rotate(ctx context.Context, tx *sql.Tx, jti string, next auth.Re
 	if n == 0 {
 		return auth.ErrConflict
 	}
-	// The purge needs a sign-in to outlive its newest token, no more. Moving its expiry a slack
-	// past that token's, and only when the token would outlive it, spares most rotations a write.
-	if _, err := s.exec(ctx, tx, "extendSession", micros(next.ExpiresAt.Add(sessionExpirySlack)), next.SessionID, micros(next.ExpiresAt)); err != nil {
+	// The sign-in records its last refresh. The purge needs it to outlive its newest token, no
+	// more: its expiry moves a slack past that token's, when the token would outlive it.
+	if _, err := s.exec(ctx, tx, "touchSession", micros(now), micros(next.ExpiresAt), micros(next.ExpiresAt.Add(sessionExpirySlack)), next.SessionID); err != nil {
 		return err
 	}
 	return s.insertRefresh(ctx, tx, next)
@@ -97,5 +99,36 @@ func splitAMR(s string) []string {
 // RevokeSession revokes a sign-in.
 func (s *Store) RevokeSession(ctx context.Context, sessionID string, now time.Time) error {
 	_, err := s.exec(ctx, nil, "revokeSession", micros(now), sessionID)
+	return s.wrap(err)
+}
+
+// UserSessions returns the user's live sign-ins, newest first.
+func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) ([]auth.SessionInfo, error) {
+	rows, err := s.stmt["userSessions"].QueryContext(ctx, userID, micros(now))
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer rows.Close()
+	list := []auth.SessionInfo{}
+	for rows.Next() {
+		var si auth.SessionInfo
+		var created, expires int64
+		var used sql.NullInt64
+		var amr string
+		if err := rows.Scan(&si.ID, &created, &used, &expires, &si.IP, &si.UserAgent, &amr); err != nil {
+			return nil, s.wrap(err)
+		}
+		si.CreatedAt, si.LastUsedAt, si.ExpiresAt, si.AMR = fromMicros(created), fromNullMicros(used), fromMicros(expires), splitAMR(amr)
+		list = append(list, si)
+	}
+	return list, s.wrap(rows.Err())
+}
+
+// RevokeUserSession revokes the sign-in if it is a live one of the user.
+func (s *Store) RevokeUserSession(ctx context.Context, userID, sessionID string, now time.Time) error {
+	n, err := s.exec(ctx, nil, "revokeUserSession", micros(now), sessionID, userID, micros(now))
+	if err == nil && n == 0 {
+		err = auth.ErrNotFound
+	}
 	return s.wrap(err)
 }

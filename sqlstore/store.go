@@ -32,6 +32,8 @@ type Dialect struct {
 	// concurrent change of the user's credentials waits for it or it sees the change. SQLite's
 	// writers are serialised anyway.
 	ForShare string
+	// StringAgg is the aggregate that joins strings with a separator: group_concat or string_agg.
+	StringAgg string
 	// GroupCommit batches concurrent refresh rotations into one transaction (see rotations.go):
 	// for databases whose writers are serialised and commit one fsync at a time.
 	GroupCommit bool
@@ -93,7 +95,7 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) rebind(q string) string {
-	q = strings.NewReplacer("{skip_locked}", s.d.SkipLocked, "{for_share}", s.d.ForShare).Replace(q)
+	q = strings.NewReplacer("{skip_locked}", s.d.SkipLocked, "{for_share}", s.d.ForShare, "{string_agg}", s.d.StringAgg).Replace(q)
 	if !s.d.Numbered {
 		return q
 	}

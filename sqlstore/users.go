@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"slices"
+	"strings"
 
 	auth "github.com/authd/authd"
 )
@@ -22,7 +24,7 @@ func scanUser(row scanner) (auth.User, error) {
 
 // CreateUser inserts u with an optional reset code and email, in one transaction. A duplicate
 // email or phone is auth.ErrEmailTaken or auth.ErrPhoneTaken.
-func (s *Store) CreateUser(ctx context.Context, u auth.User, code *auth.ResetCode, mail *auth.Outgoing) error {
+func (s *Store) CreateUser(ctx context.Context, u auth.User, code *auth.Code, mail *auth.Outgoing) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.insertUser(ctx, tx, u); err != nil {
 			return err
@@ -113,8 +115,20 @@ func (s *Store) insertSocial(ctx context.Context, tx *sql.Tx, userID string, lin
 	return err
 }
 
-// applyChange applies an account change inside tx.
+// applyChange applies an account change inside tx, in the order its fields are listed: the
+// condition first, the new sign-in after the revocation it must survive.
 func (s *Store) applyChange(ctx context.Context, tx *sql.Tx, c auth.AccountChange) error {
+	if c.IfPasswordChangedAt != nil {
+		// An UPDATE, not a SELECT: it locks the row on PostgreSQL, so of two changes made from the
+		// same reading the second waits, then finds the condition gone.
+		n, err := s.exec(ctx, tx, "lockCredentials", c.UserID, micros(*c.IfPasswordChangedAt))
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return auth.ErrConflict
+		}
+	}
 	type step struct {
 		on    bool
 		query string
@@ -122,9 +136,11 @@ func (s *Store) applyChange(ctx context.Context, tx *sql.Tx, c auth.AccountChang
 	}
 	for _, st := range []step{
 		{c.SetPassword, "setPassword", []any{c.PasswordHash, micros(c.At), c.UserID}},
+		{c.SetEmail != "", "setEmail", []any{c.SetEmail, auth.EmailKey(c.SetEmail), c.UserID}},
 		{c.VerifyEmail, "verifyEmail", []any{c.UserID}},
 		{c.DropUnprovenSocial, "dropUnprovenSocial", []any{c.UserID}},
 		{c.RevokeSessions, "revokeUserSessions", []any{micros(c.At), c.UserID}},
+		{c.CancelCodes, "cancelUserCodes", []any{micros(c.At), c.UserID}},
 	} {
 		if !st.on {
 			continue
@@ -133,7 +149,17 @@ func (s *Store) applyChange(ctx context.Context, tx *sql.Tx, c auth.AccountChang
 			return err
 		}
 	}
+	if c.StartSession != nil {
+		if err := s.createSession(ctx, tx, c.StartSession.Session, c.StartSession.First); err != nil {
+			return err
+		}
+	}
 	return s.insertOutbox(ctx, tx, c.Mail)
+}
+
+// ChangeAccount applies change in one transaction.
+func (s *Store) ChangeAccount(ctx context.Context, change auth.AccountChange) error {
+	return s.userConflict(s.inTx(ctx, func(tx *sql.Tx) error { return s.applyChange(ctx, tx, change) }))
 }
 
 // UserByEmailKey returns the user with that email key, or auth.ErrNotFound.
@@ -179,4 +205,59 @@ func (s *Store) PhoneTaken(ctx context.Context, phone string) (bool, error) {
 func (s *Store) ReplacePasswordHash(ctx context.Context, userID, old, new string) error {
 	_, err := s.exec(ctx, nil, "replaceHash", new, userID, old)
 	return s.wrap(err)
+}
+
+// Profile returns the user and its linked providers in one read.
+func (s *Store) Profile(ctx context.Context, userID string) (auth.Profile, error) {
+	var p auth.Profile
+	var verified, active int
+	var joined, changed int64
+	var social string
+	err := s.row(ctx, nil, "profile", userID).Scan(&p.ID, &p.FirstName, &p.LastName, &p.Address, &p.Email, &p.Phone,
+		&verified, &active, &joined, &p.PasswordHash, &changed, &social)
+	if err != nil {
+		return p, s.wrap(err)
+	}
+	p.EmailVerified, p.Active = verified != 0, active != 0
+	p.DateJoined, p.PasswordChangedAt = fromMicros(joined), fromMicros(changed)
+	p.Social = []string{}
+	if social != "" {
+		p.Social = strings.Split(social, ",")
+		slices.Sort(p.Social)
+		p.Social = slices.Compact(p.Social)
+	}
+	return p, nil
+}
+
+// UpdateProfile sets the fields of p that are not nil.
+func (s *Store) UpdateProfile(ctx context.Context, userID string, p auth.ProfileUpdate) error {
+	n, err := s.exec(ctx, nil, "updateProfile", nullString(p.FirstName), nullString(p.LastName), nullString(p.Address),
+		nullString(p.Phone), userID)
+	if err == nil && n == 0 {
+		err = auth.ErrNotFound
+	}
+	return s.userConflict(s.wrap(err))
+}
+
+func nullString(p *string) sql.NullString {
+	if p == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: *p, Valid: true}
+}
+
+// DeleteUser removes the user and everything that hangs from it, in one transaction.
+func (s *Store) DeleteUser(ctx context.Context, userID string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{"deleteUserRefresh", "deleteUserSessions", "deleteUserSocial", "deleteUserCodes", "deleteUserMail"} {
+			if _, err := s.exec(ctx, tx, q, userID); err != nil {
+				return err
+			}
+		}
+		n, err := s.exec(ctx, tx, "deleteUser", userID)
+		if err == nil && n == 0 {
+			err = auth.ErrNotFound
+		}
+		return err
+	})
 }

@@ -26,7 +26,7 @@ func Bench(b *testing.B, open func(b *testing.B) Store) {
 	first := auth.RefreshToken{JTI: "b-0", SessionID: "bs", UserID: "u1", KeyID: "k", IssuedAt: t0, ExpiresAt: far}
 	must(b, s.CreateSession(ctx, auth.Session{ID: "bs", UserID: "u1", CreatedAt: t0}, first))
 	must(b, s.CreateSocialUser(ctx, user("g", "g@x.io", ""), link("sub-g")))
-	must(b, s.AddResetCode(ctx, code("claim", "claim@x.io", "", t0), nil, 0, t0))
+	must(b, s.AddCode(ctx, code("claim", "claim@x.io", "", t0), nil, 0, t0))
 	must(b, s.AddSigningKey(ctx, storedKey("k0", 1)))
 	if _, err := s.Secret(ctx, "bench", []byte("secret")); err != nil {
 		b.Fatal(err)
@@ -39,7 +39,7 @@ func Bench(b *testing.B, open func(b *testing.B) Store) {
 
 	// queueAndClaim leaves one email claimed, as the sender holds it before it reports back.
 	queueAndClaim := func(b *testing.B) int64 {
-		must(b, s.AddResetCode(ctx, code(next("m"), "u7@x.io", "u7", t0), mail, 0, t0))
+		must(b, s.AddCode(ctx, code(next("m"), "u7@x.io", "u7", t0), mail, 0, t0))
 		items, err := s.ClaimOutbox(ctx, t0, t0.Add(time.Minute), 1)
 		if err != nil || len(items) != 1 {
 			b.Fatalf("claimed %d, %v", len(items), err)
@@ -128,31 +128,31 @@ func Bench(b *testing.B, open func(b *testing.B) Store) {
 			})
 			return s.RevokeSession(ctx, id, t0)
 		}},
-		{"AddResetCode", func(b *testing.B, i int) error { // with its email, and the hourly count
-			return s.AddResetCode(ctx, code(next("c"), fmt.Sprintf("u%d@x.io", i%users), "", t0), mail, math.MaxInt32, t0.Add(-time.Hour))
+		{"AddCode", func(b *testing.B, i int) error { // with its email, and the hourly count
+			return s.AddCode(ctx, code(next("c"), fmt.Sprintf("u%d@x.io", i%users), "", t0), mail, math.MaxInt32, t0.Add(-time.Hour))
 		}},
-		{"ClaimResetCode", func(b *testing.B, i int) error {
-			_, err := s.ClaimResetCode(ctx, "claim@x.io", t0, math.MaxInt32)
+		{"ClaimCode", func(b *testing.B, i int) error {
+			_, err := s.ClaimCode(ctx, resetOf("claim@x.io"), t0, math.MaxInt32)
 			return err
 		}},
-		{"RefundResetAttempt", func(b *testing.B, i int) error {
+		{"RefundCodeAttempt", func(b *testing.B, i int) error {
 			untimed(b, func() {
-				_, err := s.ClaimResetCode(ctx, "claim@x.io", t0, math.MaxInt32)
+				_, err := s.ClaimCode(ctx, resetOf("claim@x.io"), t0, math.MaxInt32)
 				must(b, err)
 			})
-			return s.RefundResetAttempt(ctx, "claim")
+			return s.RefundCodeAttempt(ctx, "claim")
 		}},
 		{"ResetPassword", func(b *testing.B, i int) error { // with its email and the user's sessions revoked
 			var id string
 			untimed(b, func() {
 				id = next("p")
-				must(b, s.AddResetCode(ctx, code(id, "u6@x.io", "u6", t0), nil, 0, t0))
+				must(b, s.AddCode(ctx, code(id, "u6@x.io", "u6", t0), nil, 0, t0))
 			})
-			return s.ResetPassword(ctx, id, auth.AccountChange{UserID: "u6", At: t0, SetPassword: true, PasswordHash: hashes[0],
+			return s.UseCode(ctx, id, auth.AccountChange{UserID: "u6", At: t0, SetPassword: true, PasswordHash: hashes[0],
 				VerifyEmail: true, DropUnprovenSocial: true, RevokeSessions: true, Mail: mail})
 		}},
 		{"ClaimOutbox", func(b *testing.B, i int) error {
-			untimed(b, func() { must(b, s.AddResetCode(ctx, code(next("m"), "u7@x.io", "u7", t0), mail, 0, t0)) })
+			untimed(b, func() { must(b, s.AddCode(ctx, code(next("m"), "u7@x.io", "u7", t0), mail, 0, t0)) })
 			items, err := s.ClaimOutbox(ctx, t0, t0.Add(time.Minute), 1)
 			if err != nil {
 				return err

@@ -242,38 +242,43 @@ func testRevocation(t *testing.T, s Store) {
 	}
 }
 
-func code(id, email, user string, at time.Time) auth.ResetCode {
-	return auth.ResetCode{ID: id, EmailKey: email, UserID: user, Hash: []byte("hash-" + id), CreatedAt: at, ExpiresAt: at.Add(10 * time.Minute)}
+// resetOf names the reset codes of an email key.
+func resetOf(emailKey string) auth.CodeOwner {
+	return auth.CodeOwner{Purpose: auth.CodeReset, EmailKey: emailKey}
+}
+
+func code(id, email, user string, at time.Time) auth.Code {
+	return auth.Code{ID: id, Purpose: auth.CodeReset, EmailKey: email, UserID: user, Hash: []byte("hash-" + id), CreatedAt: at, ExpiresAt: at.Add(10 * time.Minute)}
 }
 
 func testResetCodes(t *testing.T, s Store) {
 	mustUser(t, s, user("u1", "a@x.io", ""))
-	if err := s.AddResetCode(ctx, code("c1", "a@x.io", "u1", t0), nil, 0, t0.Add(-time.Hour)); err != nil {
+	if err := s.AddCode(ctx, code("c1", "a@x.io", "u1", t0), nil, 0, t0.Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddResetCode(ctx, code("c2", "a@x.io", "u1", t0), nil, 0, t0.Add(-time.Hour)); err != nil {
+	if err := s.AddCode(ctx, code("c2", "a@x.io", "u1", t0), nil, 0, t0.Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.ClaimResetCode(ctx, "a@x.io", t0, 5)
+	got, err := s.ClaimCode(ctx, resetOf("a@x.io"), t0, 5)
 	if err != nil || got.ID != "c2" || !bytes.Equal(got.Hash, []byte("hash-c2")) || got.UserID != "u1" {
 		t.Fatalf("claim = %+v, %v; want the newest code c2", got, err)
 	}
 	for range 4 {
-		if _, err := s.ClaimResetCode(ctx, "a@x.io", t0, 5); err != nil {
+		if _, err := s.ClaimCode(ctx, resetOf("a@x.io"), t0, 5); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.ClaimResetCode(ctx, "a@x.io", t0, 5); !errors.Is(err, auth.ErrNotFound) {
+	if _, err := s.ClaimCode(ctx, resetOf("a@x.io"), t0, 5); !errors.Is(err, auth.ErrNotFound) {
 		t.Fatalf("sixth claim = %v, want ErrNotFound", err)
 	}
-	must(t, s.RefundResetAttempt(ctx, "c2"))
-	if _, err := s.ClaimResetCode(ctx, "a@x.io", t0, 5); err != nil {
+	must(t, s.RefundCodeAttempt(ctx, "c2"))
+	if _, err := s.ClaimCode(ctx, resetOf("a@x.io"), t0, 5); err != nil {
 		t.Fatalf("claim after a refund: %v", err)
 	}
-	if _, err := s.ClaimResetCode(ctx, "a@x.io", t0.Add(10*time.Minute), 99); !errors.Is(err, auth.ErrNotFound) {
+	if _, err := s.ClaimCode(ctx, resetOf("a@x.io"), t0.Add(10*time.Minute), 99); !errors.Is(err, auth.ErrNotFound) {
 		t.Fatalf("expired claim = %v", err)
 	}
-	if _, err := s.ClaimResetCode(ctx, "b@x.io", t0, 5); !errors.Is(err, auth.ErrNotFound) {
+	if _, err := s.ClaimCode(ctx, resetOf("b@x.io"), t0, 5); !errors.Is(err, auth.ErrNotFound) {
 		t.Fatalf("claim for an email without codes = %v", err)
 	}
 }
@@ -281,17 +286,17 @@ func testResetCodes(t *testing.T, s Store) {
 func testCodeCap(t *testing.T, s Store) {
 	for i := range 5 {
 		at := t0.Add(time.Duration(i) * time.Minute)
-		if err := s.AddResetCode(ctx, code("c"+string(rune('a'+i)), "ghost@x.io", "", at), nil, 5, at.Add(-time.Hour)); err != nil {
+		if err := s.AddCode(ctx, code("c"+string(rune('a'+i)), "ghost@x.io", "", at), nil, 5, at.Add(-time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	at := t0.Add(10 * time.Minute)
 	var th *auth.ThrottledError
-	if err := s.AddResetCode(ctx, code("c6", "ghost@x.io", "", at), nil, 5, at.Add(-time.Hour)); !errors.As(err, &th) || th.RetryAfter != 50*time.Minute {
+	if err := s.AddCode(ctx, code("c6", "ghost@x.io", "", at), nil, 5, at.Add(-time.Hour)); !errors.As(err, &th) || th.RetryAfter != 50*time.Minute {
 		t.Fatalf("sixth code = %v, want throttled for 50m", err)
 	}
 	at = t0.Add(time.Hour + time.Second)
-	if err := s.AddResetCode(ctx, code("c7", "ghost@x.io", "", at), nil, 5, at.Add(-time.Hour)); err != nil {
+	if err := s.AddCode(ctx, code("c7", "ghost@x.io", "", at), nil, 5, at.Add(-time.Hour)); err != nil {
 		t.Fatalf("after the hour: %v", err)
 	}
 }
@@ -299,7 +304,7 @@ func testCodeCap(t *testing.T, s Store) {
 func testResetPassword(t *testing.T, s Store) {
 	mustUser(t, s, user("u1", "a@x.io", ""))
 	session(t, s, "s1")
-	must(t, s.AddResetCode(ctx, code("c1", "a@x.io", "u1", t0), nil, 0, t0))
+	must(t, s.AddCode(ctx, code("c1", "a@x.io", "u1", t0), nil, 0, t0))
 	mail := &auth.Outgoing{Payload: []byte("sealed"), CreatedAt: t0}
 	now := t0.Add(time.Minute)
 	must(t, s.CreateSocialUser(ctx, user("v1", "v@x.io", ""), auth.SocialLink{Provider: "google-oauth2", Subject: "sub-kept", EmailVerified: true, At: t0}))
@@ -308,11 +313,11 @@ func testResetPassword(t *testing.T, s Store) {
 	must(t, s.LinkSocial(ctx, auth.SocialLink{Provider: "google-oauth2", Subject: "sub-unproven", At: t0}, auth.AccountChange{UserID: "u1", At: t0}))
 	change := auth.AccountChange{UserID: "u1", At: now, SetPassword: true, PasswordHash: "newhash", VerifyEmail: true,
 		DropUnprovenSocial: true, RevokeSessions: true, Mail: mail}
-	if err := s.ResetPassword(ctx, "c1", change); err != nil {
+	if err := s.UseCode(ctx, "c1", change); err != nil {
 		t.Fatal(err)
 	}
 	change.PasswordHash = "other"
-	if err := s.ResetPassword(ctx, "c1", change); !errors.Is(err, auth.ErrNotFound) {
+	if err := s.UseCode(ctx, "c1", change); !errors.Is(err, auth.ErrNotFound) {
 		t.Fatalf("second use of a code = %v, want ErrNotFound", err)
 	}
 	u, err := s.UserByID(ctx, "u1")
@@ -338,7 +343,7 @@ func testResetPassword(t *testing.T, s Store) {
 
 func testOutbox(t *testing.T, s Store) {
 	for i := range 3 {
-		must(t, s.AddResetCode(ctx, code("c"+string(rune('a'+i)), "a@x.io", "", t0), &auth.Outgoing{Payload: []byte{byte(i)}, CreatedAt: t0}, 0, t0))
+		must(t, s.AddCode(ctx, code("c"+string(rune('a'+i)), "a@x.io", "", t0), &auth.Outgoing{Payload: []byte{byte(i)}, CreatedAt: t0}, 0, t0))
 	}
 	items, err := s.ClaimOutbox(ctx, t0, t0.Add(time.Minute), 2)
 	if err != nil || len(items) != 2 || items[0].Attempts != 1 {
@@ -369,7 +374,7 @@ func testOutbox(t *testing.T, s Store) {
 // sorting the whole backlog (see BenchmarkStore/ClaimOutbox).
 func testOutboxOrder(t *testing.T, s Store) {
 	queue := func(id string, at time.Time) {
-		if err := s.AddResetCode(ctx, code(id, "a@x.io", "", at), &auth.Outgoing{Payload: []byte(id), CreatedAt: at}, 0, at); err != nil {
+		if err := s.AddCode(ctx, code(id, "a@x.io", "", at), &auth.Outgoing{Payload: []byte(id), CreatedAt: at}, 0, at); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -529,7 +534,7 @@ func testPurge(t *testing.T, s Store) {
 	live := session(t, s, "live")
 	live.JTI, live.ExpiresAt = "live-2", t0.Add(48*time.Hour)
 	must(t, s.RotateRefresh(ctx, "live-1", live, t0))
-	must(t, s.AddResetCode(ctx, code("c1", "a@x.io", "u1", t0), nil, 0, t0))
+	must(t, s.AddCode(ctx, code("c1", "a@x.io", "u1", t0), nil, 0, t0))
 	total := purgeAll(t, s, t0.Add(2*time.Hour), 1)
 	if _, err := s.RefreshState(ctx, "old-1"); !errors.Is(err, auth.ErrNotFound) {
 		t.Fatalf("expired token kept: %v", err)
@@ -693,9 +698,9 @@ func testReplacedCodeMailIsNotSent(t *testing.T, s Store) {
 	mail := func(codeID string) *auth.Outgoing {
 		return &auth.Outgoing{Payload: []byte(codeID), CreatedAt: t0, CodeID: codeID}
 	}
-	must(t, s.AddResetCode(ctx, code("c1", "a@x.io", "", t0), mail("c1"), 0, t0))
-	must(t, s.AddResetCode(ctx, code("o1", "other@x.io", "", t0), mail("o1"), 0, t0))
-	must(t, s.AddResetCode(ctx, code("c2", "a@x.io", "", t0.Add(time.Second)), mail("c2"), 0, t0))
+	must(t, s.AddCode(ctx, code("c1", "a@x.io", "", t0), mail("c1"), 0, t0))
+	must(t, s.AddCode(ctx, code("o1", "other@x.io", "", t0), mail("o1"), 0, t0))
+	must(t, s.AddCode(ctx, code("c2", "a@x.io", "", t0.Add(time.Second)), mail("c2"), 0, t0))
 	items, err := s.ClaimOutbox(ctx, t0.Add(time.Minute), t0.Add(2*time.Minute), 10)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,23 @@
+-- +goose Up
+-- A sign-in's list entry: the address and user agent that started it, and its last refresh.
+ALTER TABLE sessions ADD COLUMN ip TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN last_used_at BIGINT;
+-- Codes serve email verification and change as well as resets; an email change's code is found
+-- by its account (the new address has none yet) and carries the address it proves.
+ALTER TABLE reset_codes ADD COLUMN purpose TEXT NOT NULL DEFAULT 'reset';
+ALTER TABLE reset_codes ADD COLUMN new_email TEXT NOT NULL DEFAULT '';
+CREATE INDEX reset_codes_user ON reset_codes (user_id, purpose) WHERE user_id IS NOT NULL;
+-- Deleting an account deletes its unsent mail.
+ALTER TABLE outbox ADD COLUMN user_id TEXT;
+CREATE INDEX outbox_user ON outbox (user_id) WHERE user_id IS NOT NULL;
+
+-- +goose Down
+DROP INDEX outbox_user;
+ALTER TABLE outbox DROP COLUMN user_id;
+DROP INDEX reset_codes_user;
+ALTER TABLE reset_codes DROP COLUMN new_email;
+ALTER TABLE reset_codes DROP COLUMN purpose;
+ALTER TABLE sessions DROP COLUMN last_used_at;
+ALTER TABLE sessions DROP COLUMN user_agent;
+ALTER TABLE sessions DROP COLUMN ip;

@@ -230,10 +230,11 @@ type SessionInfo struct {
 // MaxUserAgentLength bounds the user agent kept of a sign-in, in characters.
 const MaxUserAgentLength = 512
 
-// describeSession records on sess where the request that starts it came from.
+// describeSession records on sess where the request that starts it came from. The user agent
+// loses its control and bidirectional characters, which could disguise it in a list of sign-ins.
 func (s *Service) describeSession(ctx context.Context, sess *Session) {
 	client := ClientFrom(ctx)
-	sess.IP, sess.UserAgent = client.IP, truncate(client.UserAgent, MaxUserAgentLength)
+	sess.IP, sess.UserAgent = client.IP, truncate(dropControlCharacters(client.UserAgent), MaxUserAgentLength)
 }
 
 // Sessions returns the caller's account's live sign-ins, newest first, the caller's marked.

@@ -174,14 +174,5 @@ func (s *Service) adoptIdentity(ctx context.Context, provider string, id SocialI
 // profileName makes a name from a provider's profile fit the account rules: control characters
 // dropped, spaces trimmed, at most MaxNameLength characters.
 func profileName(name string) string {
-	name = strings.TrimSpace(strings.Map(func(r rune) rune {
-		if isControlCharacter(r) {
-			return -1
-		}
-		return r
-	}, strings.ToValidUTF8(name, "")))
-	if utf8.RuneCountInString(name) <= MaxNameLength {
-		return name
-	}
-	return string([]rune(name)[:MaxNameLength])
+	return truncate(strings.TrimSpace(dropControlCharacters(strings.ToValidUTF8(name, ""))), MaxNameLength)
 }

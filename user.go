@@ -89,6 +89,16 @@ func isControlCharacter(r rune) bool {
 	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || unicode.In(r, unicode.Zl, unicode.Zp)
 }
 
+// dropControlCharacters returns s without the characters HasControlCharacters finds.
+func dropControlCharacters(s string) string {
+	return strings.Map(func(r rune) rune {
+		if isControlCharacter(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
 // hasControlsBesidesLineBreaks reports whether free text (an address) holds a Cc character
 // other than a carriage return or line feed. Bidirectional controls are kept: text that mixes
 // scripts needs them.

@@ -18,8 +18,9 @@ func requestID(ctx context.Context) string { return auth.ClientFrom(ctx).Request
 
 func clientIP(ctx context.Context) string { return auth.ClientFrom(ctx).IP }
 
-// maxUserAgent bounds the user agent kept of a request.
-const maxUserAgent = 512
+// maxUserAgentBytes bounds the user agent carried with a request: room for the characters a
+// sign-in keeps (auth.MaxUserAgentLength, which the domain cuts to) in any encoding.
+const maxUserAgentBytes = 4 * auth.MaxUserAgentLength
 
 // statusRecorder remembers the status a handler wrote, for the request log.
 type statusRecorder struct {
@@ -49,8 +50,8 @@ func logRequests(log *slog.Logger, trusted []netip.Prefix, next http.Handler) ht
 		ip := resolveClientIP(r, trusted)
 		w.Header().Set("X-Request-ID", id)
 		ua := r.UserAgent()
-		if len(ua) > maxUserAgent {
-			ua = strings.ToValidUTF8(ua[:maxUserAgent], "")
+		if len(ua) > maxUserAgentBytes {
+			ua = ua[:maxUserAgentBytes]
 		}
 		ctx := auth.WithClient(r.Context(), auth.Client{IP: ip, RequestID: id, UserAgent: ua})
 		rec := &statusRecorder{ResponseWriter: w}

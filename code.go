@@ -54,14 +54,14 @@ var errInvalidCode = ValidationError{"otp": {MsgInvalidCode}}
 func (s *Service) checkCode(ctx context.Context, owner CodeOwner, otp string) (Code, error) {
 	code, err := s.store.ClaimCode(ctx, owner, s.now(), s.cfg.CodeAttempts)
 	if errors.Is(err, ErrNotFound) {
-		s.event(ctx, slog.LevelInfo, "code refused", "code_failed", "purpose", owner.Purpose, "email_key_hash", redact(owner.EmailKey), "user_id", owner.UserID)
+		s.event(ctx, slog.LevelInfo, "code refused", owner.Purpose+"_code_failed", "email_key_hash", redact(owner.EmailKey), "user_id", owner.UserID)
 		return code, errInvalidCode
 	}
 	if err != nil {
 		return code, err
 	}
 	if code.UserID == "" || !hmac.Equal(code.Hash, s.codeHash(code.ID, otp)) {
-		s.event(ctx, slog.LevelInfo, "code refused", "code_failed", "purpose", owner.Purpose, "user_id", code.UserID)
+		s.event(ctx, slog.LevelInfo, "code refused", owner.Purpose+"_code_failed", "user_id", code.UserID)
 		return code, errInvalidCode
 	}
 	return code, nil

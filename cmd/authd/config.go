@@ -99,6 +99,14 @@ func settings() []setting {
 			}
 			return nil
 		}},
+		{"AUTH_EMAIL_VERIFICATION", string(auth.VerificationSend), "send: registration with a password emails a verification code; required: as send, and sign-in with a password refuses an unverified address; off: no email", func(v string, c *config) error {
+			switch e := auth.EmailVerification(v); e {
+			case auth.VerificationSend, auth.VerificationRequired, auth.VerificationOff:
+				c.EmailVerification = e
+				return nil
+			}
+			return fmt.Errorf("want send, required or off, got %q", v)
+		}},
 		{"AUTH_PHONE_REGION", "", "default region for national phone numbers, e.g. GB", func(v string, c *config) error {
 			if v != "" && (len(v) != 2 || strings.ToUpper(v) != v) {
 				return fmt.Errorf("want a two-letter region code such as GB, got %q", v)

@@ -921,3 +921,20 @@ func TestAccountRoutesFollowTheConventions(t *testing.T) {
 		}
 	}
 }
+
+// A user agent is cut at 512 characters, not bytes: one of two-byte characters keeps 512 of them.
+func TestSessionUserAgentIsCutInCharacters(t *testing.T) {
+	e := newEnv(t)
+	e.register("ua@example.com")
+	for _, tt := range []struct{ sent, kept string }{
+		{strings.Repeat("é", 2000), strings.Repeat("é", 512)},
+		{strings.Repeat("a", 511) + "€€", strings.Repeat("a", 511) + "€"},
+		{"Mozilla/5.0 (€)", "Mozilla/5.0 (€)"},
+	} {
+		r := e.call("POST", "/auth/token/", `{"email":"ua@example.com","password":"`+testPassword+`"}`, "User-Agent: "+tt.sent)
+		if got := e.sessionsOf(r.str("access"))[0]["user_agent"]; got != tt.kept {
+			t.Errorf("user agent of %d bytes kept as %d characters %.40q..., want %d characters", len(tt.sent),
+				len([]rune(got.(string))), got, len([]rune(tt.kept)))
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	auth "github.com/authd/authd"
 )
@@ -18,7 +19,7 @@ func requestID(ctx context.Context) string { return auth.ClientFrom(ctx).Request
 
 func clientIP(ctx context.Context) string { return auth.ClientFrom(ctx).IP }
 
-// maxUserAgent bounds the user agent kept of a request.
+// maxUserAgent bounds the user agent kept of a request, in characters.
 const maxUserAgent = 512
 
 // statusRecorder remembers the status a handler wrote, for the request log.
@@ -49,8 +50,11 @@ func logRequests(log *slog.Logger, trusted []netip.Prefix, next http.Handler) ht
 		ip := resolveClientIP(r, trusted)
 		w.Header().Set("X-Request-ID", id)
 		ua := r.UserAgent()
-		if len(ua) > maxUserAgent {
-			ua = strings.ToValidUTF8(ua[:maxUserAgent], "")
+		if len(ua) > utf8.UTFMax*maxUserAgent { // enough bytes for maxUserAgent characters
+			ua = ua[:utf8.UTFMax*maxUserAgent]
+		}
+		if ua = strings.ToValidUTF8(ua, ""); utf8.RuneCountInString(ua) > maxUserAgent {
+			ua = string([]rune(ua)[:maxUserAgent]) // characters, as the contract counts them
 		}
 		ctx := auth.WithClient(r.Context(), auth.Client{IP: ip, RequestID: id, UserAgent: ua})
 		rec := &statusRecorder{ResponseWriter: w}

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"regexp"
@@ -936,5 +937,84 @@ func TestSessionUserAgentIsCutInCharacters(t *testing.T) {
 			t.Errorf("user agent of %d bytes kept as %d characters %.40q..., want %d characters", len(tt.sent),
 				len([]rune(got.(string))), got, len([]rune(tt.kept)))
 		}
+	}
+}
+
+// Text rules hold on the signed-in endpoints too: a NUL in any field, in any of the three body
+// encodings, is the field's 400, and nothing changes.
+func TestNullCharactersAreRefusedInSignedInFields(t *testing.T) {
+	e := newEnv(t)
+	e.register("nul@example.com")
+	access, _ := e.login("nul@example.com", testPassword)
+	before := e.as(access, "GET", "/auth/me/", nil).raw
+	for _, ep := range []struct {
+		method, path string
+		fields       []string
+		body         map[string]string
+	}{
+		{"PATCH", "/auth/me/", []string{"first_name", "last_name", "address", "phone_no"},
+			map[string]string{"first_name": "Ada", "last_name": "Lovelace", "address": "1 Main St", "phone_no": "+44 20 7183 8750"}},
+		{"DELETE", "/auth/me/", []string{"password"}, map[string]string{"password": testPassword}},
+		{"POST", "/auth/password/change/", []string{"old_password", "new_password"},
+			map[string]string{"old_password": testPassword, "new_password": "a fine new secret"}},
+		{"POST", "/auth/email/change/", []string{"email", "password"}, map[string]string{"email": "new@example.com", "password": testPassword}},
+		{"POST", "/auth/email/change/confirm/", []string{"otp"}, map[string]string{"otp": "123456"}},
+	} {
+		for _, f := range ep.fields {
+			for _, enc := range encodings {
+				t.Run(ep.method+ep.path+f+"/"+enc.name, func(t *testing.T) {
+					ct, body := enc.encode(with(ep.body, f, "x\x00"+ep.body[f]))
+					r := e.callBody(ep.method, ep.path, body, "Authorization: Bearer "+access, "Content-Type: "+ct)
+					want(t, r, 400, fmt.Sprintf(`{%q:["Null characters are not allowed."]}`, f))
+					if got := e.as(access, "GET", "/auth/me/", nil).raw; got != before {
+						t.Fatalf("the profile changed:\n%s\nwas\n%s", got, before)
+					}
+				})
+			}
+		}
+	}
+	e.login("nul@example.com", testPassword)
+	if n := len(e.smtp.Received()); n != 0 {
+		t.Fatalf("%d emails sent", n)
+	}
+}
+
+// Whatever ends a sign-in (deleting or disabling the account, a password change, ending it, signing
+// out everywhere), the refresh reuse window does not bring it back: the used token presented again
+// at once is a 401, as are the successor and every access token.
+func TestReuseWindowNeverRevivesAnEndedSignIn(t *testing.T) {
+	e := newEnv(t)
+	for _, action := range []string{"delete", "change", "end", "all", "disable"} {
+		t.Run(action, func(t *testing.T) {
+			email := action + "@example.com"
+			e.register(email)
+			first, used := e.login(email, testPassword)
+			next := e.refresh(used)
+			access := next.str("access")
+			if next.status != 200 {
+				t.Fatalf("refresh: %d %s", next.status, next.raw)
+			}
+			switch action {
+			case "delete":
+				want(t, e.as(access, "DELETE", "/auth/me/", obj{"password": testPassword}), 200, `{"detail":"Account deleted"}`)
+			case "change":
+				r := e.as(access, "POST", "/auth/password/change/", obj{"old_password": testPassword, "new_password": "some new secret 9"})
+				if r.status != 200 {
+					t.Fatalf("change: %d %s", r.status, r.raw)
+				}
+			case "end":
+				want(t, e.as(access, "DELETE", "/auth/sessions/"+e.sessionIDs(access)[0]+"/", nil), 200, `{}`)
+			case "all":
+				want(t, e.as(access, "POST", "/auth/logout/all/", nil), 200, `{}`)
+			case "disable":
+				if err := e.store.SetUserActive(context.Background(), e.me(access)["id"].(string), false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want(t, e.refresh(used), 401, invalidToken)
+			want(t, e.refresh(next.str("refresh")), 401, invalidToken)
+			e.signedOut(first)
+			e.signedOut(access)
+		})
 	}
 }

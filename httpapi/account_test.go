@@ -260,7 +260,7 @@ func TestProfile(t *testing.T) {
 	access, _ := e.login("grace@example.com", testPassword)
 	wantProfile(t, e.as(access, "GET", "/auth/me/", nil), `{"email":"Grace@example.com","first_name":"Grace","last_name":"Hopper",
 		"address":"","phone_no":"`+phone+`","email_verified":false,"has_password":true,"social":[],"mfa":{"totp":false,"recovery_codes_left":0}}`)
-	// HEAD and the form without a slash answer too.
+	// The path without its slash answers too.
 	if r := e.call("GET", "/auth/me", "", "Authorization: Bearer "+access); r.status != 200 || r.str("email") != "Grace@example.com" {
 		t.Fatalf("GET /auth/me: %d %s", r.status, r.raw)
 	}

@@ -295,7 +295,7 @@ func TestEmailVerificationOffMode(t *testing.T) {
 	if n := e.outboxRows(); n != 0 {
 		t.Fatalf("%d emails queued by a registration in off mode", n)
 	}
-	// Resend still answers, and a reset's email is the only one that arrives.
+	// A reset's email is the only one that arrives.
 	code := e.resetCode("off@example.com")
 	if msgs := e.smtp.Received(); len(msgs) != 1 || msgs[0].Subject == subjectVerify {
 		t.Fatalf("emails %v, want the reset code's only", msgs)
@@ -524,11 +524,12 @@ func TestEmailChangeToAnAddressTakenMeanwhile(t *testing.T) {
 	}
 }
 
-// A reset code mailed to the old address before the change dies with it, even when someone
-// registers the old address afterwards.
+// A reset or verification code mailed to the old address before the change dies with it, even
+// when someone registers the old address afterwards.
 func TestEmailChangeKillsTheOldAddressCodes(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, withVerification(auth.VerificationSend))
 	e.register("leaving@example.com")
+	verification := e.mailCode(0, "leaving@example.com", subjectVerify)
 	access, _ := e.login("leaving@example.com", testPassword)
 	reset := e.resetCode("leaving@example.com")
 	code := e.changeEmail(access, "arrived@example.com", testPassword)
@@ -539,8 +540,10 @@ func TestEmailChangeKillsTheOldAddressCodes(t *testing.T) {
 		return e.post("/auth/password/reset/verify/", obj{"email": "leaving@example.com", "otp": reset})
 	}
 	want(t, verifyReset(), 400, badCode)
+	want(t, e.post("/auth/email/verify/", obj{"email": "leaving@example.com", "otp": verification}), 400, badCode)
 	e.register("leaving@example.com") // someone else takes the address
 	want(t, verifyReset(), 400, badCode)
+	want(t, e.post("/auth/email/verify/", obj{"email": "leaving@example.com", "otp": verification}), 400, badCode)
 	want(t, e.post("/auth/password/reset/confirm/", obj{"email": "leaving@example.com", "otp": reset, "password": "a takeover password"}), 400, badCode)
 	want(t, e.post("/auth/password/reset/confirm/", obj{"email": "arrived@example.com", "otp": reset, "password": "a takeover password"}), 400, badCode)
 	e.login("arrived@example.com", testPassword)
@@ -586,4 +589,25 @@ func TestEmailChangeCodeRules(t *testing.T) {
 		t.Fatalf("email %q", got)
 	}
 	e.checkMails("target@example.com")
+}
+
+// Two accounts ask to move to one address: the first to confirm gets it, the second is refused.
+func TestEmailChangeTwoAccountsToOneAddress(t *testing.T) {
+	e := newEnv(t)
+	e.register("first@example.com")
+	e.register("second@example.com")
+	a, _ := e.login("first@example.com", testPassword)
+	b, _ := e.login("second@example.com", testPassword)
+	codeA := e.changeEmail(a, "wanted@example.com", testPassword)
+	codeB := e.changeEmail(b, "Wanted@example.com", testPassword)
+	if r := e.bearer("POST", "/auth/email/change/confirm/", b, obj{"otp": codeB}); r.status != 200 || r.str("email") != "Wanted@example.com" {
+		t.Fatalf("the first confirm: %d %s", r.status, r.raw)
+	}
+	want(t, e.bearer("POST", "/auth/email/change/confirm/", a, obj{"otp": codeA}), 400, emailTaken)
+	if got := e.profile(a).str("email"); got != "first@example.com" {
+		t.Fatalf("email %q after a refused confirm", got)
+	}
+	e.login("first@example.com", testPassword)
+	e.login("wanted@example.com", testPassword)
+	want(t, e.post("/auth/token/", obj{"email": "second@example.com", "password": testPassword}), 401, noAccount)
 }

@@ -16,14 +16,17 @@ import (
 // UserID is empty for a request about an email that has no account (or, for a verification,
 // one already verified): the row still counts towards the hourly cap, and no code can match it.
 type Code struct {
-	ID        string
-	Purpose   string // CodeReset, CodeVerify or CodeEmailChange
-	EmailKey  string // the address it was mailed to, for the hourly cap
-	UserID    string
-	NewEmail  string // the address an email change proves
-	Hash      []byte
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	ID       string
+	Purpose  string // CodeReset, CodeVerify or CodeEmailChange
+	EmailKey string // the address it was mailed to, for the hourly cap
+	UserID   string
+	NewEmail string // the address an email change proves
+	// ByRegistration marks the code registration mails unasked: the hourly cap counts the codes
+	// people ask for, so that an address with an account and one without get the same answers.
+	ByRegistration bool
+	Hash           []byte
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
 }
 
 // What a code is for. Every purpose follows the same rules (CodeTTL, CodeAttempts,

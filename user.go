@@ -212,6 +212,9 @@ func (s *Service) Register(ctx context.Context, r Registration, found Validation
 		c, digits := s.newCode(CodeVerify, EmailKey(email), u.ID, now)
 		code, mail = &c, s.sealCode(u.ID, c, verificationMessage(u.Email, digits, s.cfg.CodeTTL))
 	}
+	if code != nil {
+		code.ByRegistration = true
+	}
 	if r.Password != nil {
 		if u.PasswordHash, err = s.hasher.Hash(ctx, *r.Password); err != nil {
 			return err

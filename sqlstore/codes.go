@@ -11,7 +11,7 @@ import (
 // insertCode stores a code, which replaces the older codes of its email key.
 func (s *Store) insertCode(ctx context.Context, tx *sql.Tx, c auth.Code) error {
 	user := sql.NullString{String: c.UserID, Valid: c.UserID != ""}
-	if _, err := s.exec(ctx, tx, "insertCode", c.ID, c.Purpose, c.EmailKey, user, c.NewEmail, c.Hash, micros(c.CreatedAt), micros(c.ExpiresAt)); err != nil {
+	if _, err := s.exec(ctx, tx, "insertCode", c.ID, c.Purpose, c.EmailKey, user, c.NewEmail, boolInt(c.ByRegistration), c.Hash, micros(c.CreatedAt), micros(c.ExpiresAt)); err != nil {
 		return err
 	}
 	return s.stopReplacedCodeMail(ctx, tx, c)

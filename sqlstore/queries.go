@@ -74,10 +74,13 @@ var queries = map[string]string{
 		AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL)`,
 	"revokeSession": `UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
 
-	"countCodes":     `SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM reset_codes WHERE email_key = ? AND purpose = ? AND created_at > ?`,
-	"countUserCodes": `SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM reset_codes WHERE user_id = ? AND purpose = ? AND created_at > ?`,
-	"insertCode": `INSERT INTO reset_codes (id, purpose, email_key, user_id, new_email, code_hash, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	// The hourly cap counts the codes asked for, not the one a registration mailed unasked.
+	"countCodes": `SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM reset_codes
+		WHERE email_key = ? AND purpose = ? AND created_at > ? AND by_registration = 0`,
+	"countUserCodes": `SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM reset_codes
+		WHERE user_id = ? AND purpose = ? AND created_at > ? AND by_registration = 0`,
+	"insertCode": `INSERT INTO reset_codes (id, purpose, email_key, user_id, new_email, by_registration, code_hash, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	// The attempt is counted before the code is compared, atomically, so parallel guesses cannot
 	// exceed the limit. Only the newest code of an owner and purpose can match.
 	"claimCode": `UPDATE reset_codes SET attempts = attempts + 1

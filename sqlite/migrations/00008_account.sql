@@ -7,6 +7,9 @@ ALTER TABLE sessions ADD COLUMN last_used_at INTEGER;
 -- by its account (the new address has none yet) and carries the address it proves.
 ALTER TABLE reset_codes ADD COLUMN purpose TEXT NOT NULL DEFAULT 'reset';
 ALTER TABLE reset_codes ADD COLUMN new_email TEXT NOT NULL DEFAULT '';
+-- A code that registration mailed unasked is not counted by the hourly cap on asking for codes:
+-- an address with no account (which had no registration) must get the same answers.
+ALTER TABLE reset_codes ADD COLUMN by_registration INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX reset_codes_user ON reset_codes (user_id, purpose) WHERE user_id IS NOT NULL;
 -- Deleting an account deletes its unsent mail.
 ALTER TABLE outbox ADD COLUMN user_id TEXT;
@@ -16,6 +19,7 @@ CREATE INDEX outbox_user ON outbox (user_id) WHERE user_id IS NOT NULL;
 DROP INDEX outbox_user;
 ALTER TABLE outbox DROP COLUMN user_id;
 DROP INDEX reset_codes_user;
+ALTER TABLE reset_codes DROP COLUMN by_registration;
 ALTER TABLE reset_codes DROP COLUMN new_email;
 ALTER TABLE reset_codes DROP COLUMN purpose;
 ALTER TABLE sessions DROP COLUMN last_used_at;

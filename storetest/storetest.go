@@ -59,6 +59,15 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		"limits":                            testLimits,
 		"limits at once":                    testLimitsAtOnce,
 		"purge limits":                      testPurgeLimits,
+		"profile":                           testProfile,
+		"update profile":                    testUpdateProfile,
+		"update profile race":               testUpdateProfileRace,
+		"delete user":                       testDeleteUser,
+		"change account":                    testChangeAccount,
+		"user sessions":                     testUserSessions,
+		"revoke user session":               testRevokeUserSession,
+		"code purposes":                     testCodePurposes,
+		"code cap purposes":                 testCodeCapPurposes,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open(t)) })

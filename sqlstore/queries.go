@@ -15,9 +15,10 @@ var queries = map[string]string{
 	// NULL leaves a field as it is.
 	"updateProfile": `UPDATE users SET first_name = COALESCE(?, first_name), last_name = COALESCE(?, last_name),
 		address = COALESCE(?, address), phone = COALESCE(?, phone) WHERE id = ?`,
-	// An account's deletion, in its transaction; its refresh tokens first, which SQLite's schema
-	// does not cascade to.
-	"deleteUserRefresh":  `DELETE FROM refresh_tokens WHERE user_id = ?`,
+	// An account's deletion, in its transaction. Its refresh tokens go with its sign-ins on
+	// PostgreSQL (ON DELETE CASCADE); SQLite keeps no index of them by sign-in or user (see its
+	// migration 00005), so there they stay, refused for want of their sign-in, until the expiry
+	// purge. They hold no personal data: ids and times.
 	"deleteUserSessions": `DELETE FROM sessions WHERE user_id = ?`,
 	"deleteUserSocial":   `DELETE FROM social_accounts WHERE user_id = ?`,
 	"deleteUserCodes":    `DELETE FROM reset_codes WHERE user_id = ?`,
@@ -44,18 +45,17 @@ var queries = map[string]string{
 	// reset committed meanwhile moved password_changed_at. On PostgreSQL the user's row is
 	// share-locked, so a reset either waits for this sign-in (and then revokes it) or commits
 	// first (and this inserts nothing).
-	"insertSession": `INSERT INTO sessions (id, user_id, created_at, expires_at, amr, ip, user_agent)
-		SELECT ?, id, ?, ?, ?, ?, ? FROM users WHERE id = ? AND is_active = 1 AND password_changed_at = ? {for_share}`,
-	"touchSession": `UPDATE sessions SET last_used_at = ?, expires_at = CASE WHEN expires_at < ? THEN ? ELSE expires_at END
-		WHERE id = ?`,
+	"insertSession": `INSERT INTO sessions (id, user_id, created_at, expires_at, refresh_expires_at, amr, ip, user_agent)
+		SELECT ?, id, ?, ?, ?, ?, ?, ? FROM users WHERE id = ? AND is_active = 1 AND password_changed_at = ? {for_share}`,
+	// A rotation records its time and its token's expiry on the sign-in; the purge expiry moves a
+	// slack past that when the token would outlive it.
+	"touchSession": `UPDATE sessions SET last_used_at = ?, refresh_expires_at = ?,
+		expires_at = CASE WHEN expires_at < ? THEN ? ELSE expires_at END WHERE id = ?`,
 	// A sign-in lives while it is not revoked and its newest refresh token has not expired.
-	"userSessions": `SELECT id, created_at, last_used_at, expires, ip, user_agent, amr FROM (
-			SELECT s.id, s.created_at, s.last_used_at, s.ip, s.user_agent, s.amr,
-				(SELECT MAX(t.expires_at) FROM refresh_tokens t WHERE t.session_id = s.id) AS expires
-			FROM sessions s WHERE s.user_id = ? AND s.revoked_at IS NULL) live
-		WHERE expires > ? ORDER BY created_at DESC, id`,
+	"userSessions": `SELECT id, created_at, last_used_at, refresh_expires_at, ip, user_agent, amr FROM sessions
+		WHERE user_id = ? AND revoked_at IS NULL AND refresh_expires_at > ? ORDER BY created_at DESC, id`,
 	"revokeUserSession": `UPDATE sessions SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL
-		AND EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = sessions.id AND t.expires_at > ?)`,
+		AND refresh_expires_at > ?`,
 	"insertRefresh": `INSERT INTO refresh_tokens (jti, session_id, user_id, key_id, issued_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?)`,
 	"refreshState": `SELECT t.jti, t.session_id, t.user_id, t.key_id, t.issued_at, t.expires_at, t.used_at,

@@ -19,7 +19,7 @@ func (s *Store) CreateSession(ctx context.Context, sess auth.Session, first auth
 }
 
 func (s *Store) createSession(ctx context.Context, tx *sql.Tx, sess auth.Session, first auth.RefreshToken) error {
-	n, err := s.exec(ctx, tx, "insertSession", sess.ID, micros(sess.CreatedAt), micros(first.ExpiresAt),
+	n, err := s.exec(ctx, tx, "insertSession", sess.ID, micros(sess.CreatedAt), micros(first.ExpiresAt), micros(first.ExpiresAt),
 		strings.Join(sess.AMR, ","), sess.IP, sess.UserAgent, sess.UserID, micros(sess.PasswordChangedAt))
 	if err != nil {
 		return err
@@ -83,7 +83,7 @@ func (s *Store) rotate(ctx context.Context, tx *sql.Tx, jti string, next auth.Re
 	}
 	// The sign-in records its last refresh. The purge needs it to outlive its newest token, no
 	// more: its expiry moves a slack past that token's, when the token would outlive it.
-	if _, err := s.exec(ctx, tx, "touchSession", micros(now), micros(next.ExpiresAt), micros(next.ExpiresAt.Add(sessionExpirySlack)), next.SessionID); err != nil {
+	if _, err := s.exec(ctx, tx, "touchSession", micros(now), micros(next.ExpiresAt), micros(next.ExpiresAt), micros(next.ExpiresAt.Add(sessionExpirySlack)), next.SessionID); err != nil {
 		return err
 	}
 	return s.insertRefresh(ctx, tx, next)

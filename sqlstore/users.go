@@ -249,7 +249,7 @@ func nullString(p *string) sql.NullString {
 // DeleteUser removes the user and everything that hangs from it, in one transaction.
 func (s *Store) DeleteUser(ctx context.Context, userID string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, q := range []string{"deleteUserRefresh", "deleteUserSessions", "deleteUserSocial", "deleteUserCodes", "deleteUserMail"} {
+		for _, q := range []string{"deleteUserSessions", "deleteUserSocial", "deleteUserCodes", "deleteUserMail"} {
 			if _, err := s.exec(ctx, tx, q, userID); err != nil {
 				return err
 			}

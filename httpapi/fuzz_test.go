@@ -132,6 +132,12 @@ type attempt struct {
 	what, path, contentType, body string
 }
 
+// accountAttempt is an attempt sent by method, with access (when set) as Authorization: Bearer.
+type accountAttempt struct {
+	attempt
+	method, access string
+}
+
 // sweep returns the requests that put v (as JSON text and as a form value) into every field of
 // every endpoint, then sign in and check reset codes with each of storeEmails.
 func sweep(values []hostile) []attempt {
@@ -144,6 +150,68 @@ func sweep(values []hostile) []attempt {
 				as = append(as,
 					attempt{what + " (JSON)", ep.path, "application/json", jsonWith(sweepBody(ep, f), f, h.json)},
 					attempt{what + " (form)", ep.path, form, formBody(with(sweepBody(ep, f), f, h.form))})
+			}
+		}
+	}
+	return as
+}
+
+// accountEndpoint is an endpoint of the account (issue 15) that reads a body: signed in ones
+// are sent with an access token, by method.
+type accountEndpoint struct {
+	endpoint
+	method   string
+	signedIn bool
+}
+
+// fuzzEmail is the account the fuzz signs in as: registered with a password, unverified, so
+// that the verification endpoints meet a live code.
+const fuzzEmail = "fuzz@example.com"
+
+// accountEndpoints lists the endpoints of the account that read a body. No body of theirs can
+// sign the caller out or delete the account: the password change's other password is wrong or
+// missing, and the email change's password is wrong.
+func accountEndpoints() []accountEndpoint {
+	fresh := func() string { fieldSeq++; return fmt.Sprintf("moved%d@example.com", fieldSeq) }
+	return []accountEndpoint{
+		{endpoint{"email verify", "/auth/email/verify/", []string{"email", "otp"},
+			func() map[string]string { return map[string]string{"email": fuzzEmail, "otp": "123456"} }}, "POST", false},
+		{endpoint{"email resend", "/auth/email/verify/resend/", []string{"email"},
+			func() map[string]string { return map[string]string{"email": "text@example.com"} }}, "POST", false},
+		{endpoint{"me", "/auth/me/", []string{"first_name", "last_name", "address", "phone_no", "email"},
+			func() map[string]string { return map[string]string{"first_name": "Ada"} }}, "PATCH", true},
+		{endpoint{"password change", "/auth/password/change/", []string{"old_password", "new_password"},
+			func() map[string]string {
+				return map[string]string{"old_password": "not the password", "new_password": "a new secret phrase"}
+			}}, "POST", true},
+		{endpoint{"email change", "/auth/email/change/", []string{"email", "password"},
+			func() map[string]string { return map[string]string{"email": fresh(), "password": "not the password"} }}, "POST", true},
+		{endpoint{"email change confirm", "/auth/email/change/confirm/", []string{"otp"},
+			func() map[string]string { return map[string]string{"otp": "123456"} }}, "POST", true},
+	}
+}
+
+// accountSweep is sweep for the account's endpoints, the signed-in ones with access. A fuzzed
+// old_password goes without a new_password, so that no value, however right, changes the
+// password and ends the sign-in.
+func accountSweep(values []hostile, access string) []accountAttempt {
+	const form = "application/x-www-form-urlencoded"
+	var as []accountAttempt
+	for _, ep := range accountEndpoints() {
+		token := ""
+		if ep.signedIn {
+			token = access
+		}
+		for _, f := range ep.fields {
+			for _, h := range values {
+				b := ep.body()
+				if ep.name == "password change" && f == "old_password" {
+					delete(b, "new_password")
+				}
+				what := ep.name + "/" + f + "/" + h.name
+				as = append(as,
+					accountAttempt{attempt{what + " (JSON)", ep.path, "application/json", jsonWith(b, f, h.json)}, ep.method, token},
+					accountAttempt{attempt{what + " (form)", ep.path, form, formBody(with(b, f, h.form))}, ep.method, token})
 			}
 		}
 	}
@@ -169,9 +237,22 @@ func storeAttempts(emails []string) []attempt {
 // try sends a and fails t on a 5xx; e.do fails it on a body that is not a JSON object.
 func (e *env) try(t testing.TB, a attempt) {
 	t.Helper()
-	r := e.do("POST", a.path, a.contentType, a.body)
+	e.tryAs(t, accountAttempt{a, "POST", ""})
+}
+
+// tryAs is try for an attempt with its own method and access token.
+func (e *env) tryAs(t testing.TB, a accountAttempt) {
+	t.Helper()
+	var headers []string
+	if a.access != "" {
+		headers = []string{"Authorization", "Bearer " + a.access}
+	}
+	r := e.do(a.method, a.path, a.contentType, a.body, headers...)
 	if r.status >= 500 {
 		t.Errorf("%s: got %d %s", a.what, r.status, r.raw)
+	}
+	if a.access != "" && r.status == 401 {
+		t.Errorf("%s: a signed-in request refused at the door: %d %s", a.what, r.status, r.raw)
 	}
 	if r.body == nil {
 		t.Errorf("%s: got %d %q, not a JSON object", a.what, r.status, r.raw)
@@ -194,7 +275,8 @@ func TestHostileTextInEveryField(t *testing.T) {
 
 // FuzzEndpoints puts the fuzzed text into every field of every endpoint, as a JSON string (its
 // bytes as they are), as raw JSON when it is JSON, and as a form value, and signs in with it as
-// the email; no answer may be a 5xx.
+// the email; no answer may be a 5xx. The account's endpoints get it too, the signed-in ones
+// with a sign-in of their own for each input.
 func FuzzEndpoints(f *testing.F) {
 	for _, h := range hostileValues() {
 		f.Add(h.form)
@@ -210,10 +292,12 @@ func FuzzEndpoints(f *testing.F) {
 	cheap := func(e *env) {
 		e.hasher = auth.NewHasher(auth.HashParams{Memory: 1024, Time: 1, Threads: 1}, 4, time.Minute)
 	}
-	e := newEnv(f, withGoogle, cheap)
+	e := newEnv(f, withGoogle, cheap, func(e *env) { e.cfg.EmailVerification = auth.VerificationSend })
+	e.register(fuzzEmail)
 	f.Fuzz(func(t *testing.T, s string) {
 		e := *e
 		e.t = t // e.do reports to this input's test
+		access, _ := e.login(fuzzEmail, testPassword)
 		values := []hostile{{"string", jsonString(s), s}}
 		if json.Valid([]byte(s)) { // anything else is one parse error, whatever the field
 			values = append(values, hostile{"raw JSON", s, s})
@@ -221,5 +305,10 @@ func FuzzEndpoints(f *testing.F) {
 		for _, a := range append(sweep(values), storeAttempts([]string{s})[:1]...) {
 			e.try(t, a)
 		}
+		for _, a := range accountSweep(values, access) {
+			e.tryAs(t, a)
+		}
+		// The sign-in lived through it all: every signed-in request was judged, none refused at the door.
+		want(t, e.verify(access), 200, `{}`)
 	})
 }

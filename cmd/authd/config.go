@@ -89,7 +89,7 @@ func settings() []setting {
 		{"AUTH_ACCESS_TTL", "5m", "access token lifetime", durationInto(func(c *config) *time.Duration { return &c.AccessTTL }, false)},
 		{"AUTH_REFRESH_TTL", "24h", "refresh token lifetime", durationInto(func(c *config) *time.Duration { return &c.RefreshTTL }, false)},
 		{"AUTH_SESSION_MAX_AGE", "720h", "a sign-in ends this long after it began, however often refreshed; 0: never", durationInto(func(c *config) *time.Duration { return &c.SessionMaxAge }, true)},
-		{"AUTH_OTP_TTL", "10m", "password reset code lifetime", durationInto(func(c *config) *time.Duration { return &c.CodeTTL }, false)},
+		{"AUTH_OTP_TTL", "10m", "lifetime of an emailed code (password reset, email verification, email change)", durationInto(func(c *config) *time.Duration { return &c.CodeTTL }, false)},
 		{"AUTH_REFRESH_REUSE_WINDOW", "10s", "how long a used refresh token still returns its successor; 0: strictly single use", durationInto(func(c *config) *time.Duration { return &c.ReuseWindow }, true)},
 		{"AUTH_RESET_REVEAL_UNKNOWN", "true", "false: password reset answers 200 for unknown emails too", func(v string, c *config) error {
 			b, err := strconv.ParseBool(v)
@@ -98,6 +98,14 @@ func settings() []setting {
 				return fmt.Errorf("want true or false, got %q", v)
 			}
 			return nil
+		}},
+		{"AUTH_EMAIL_VERIFICATION", string(auth.VerificationSend), "send: registration with a password emails a verification code; required: as send, and sign-in with a password refuses an unverified address; off: no email", func(v string, c *config) error {
+			switch e := auth.EmailVerification(v); e {
+			case auth.VerificationSend, auth.VerificationRequired, auth.VerificationOff:
+				c.EmailVerification = e
+				return nil
+			}
+			return fmt.Errorf("want send, required or off, got %q", v)
 		}},
 		{"AUTH_PHONE_REGION", "", "default region for national phone numbers, e.g. GB", func(v string, c *config) error {
 			if v != "" && (len(v) != 2 || strings.ToUpper(v) != v) {
@@ -132,7 +140,7 @@ func settings() []setting {
 		}},
 		{"AUTH_LOGIN_FAILURE_LIMIT", "10", "failed sign-ins per email per 15 minutes; 0: off", intInto(func(c *config) *int { return &c.LoginFailureLimit }, 0)},
 		{"AUTH_IP_RATE_LIMIT", "60", "credential-endpoint requests per client address per minute; 0: off", intInto(func(c *config) *int { return &c.IPRateLimit }, 0)},
-		{"AUTH_RESET_CODE_LIMIT", "5", "password reset codes per email per hour; 0: off", intInto(func(c *config) *int { return &c.CodesPerHour }, 0)},
+		{"AUTH_RESET_CODE_LIMIT", "5", "emailed codes per email per hour, for each purpose apart (password reset, email verification, email change); 0: off", intInto(func(c *config) *int { return &c.CodesPerHour }, 0)},
 		{"AUTH_PASSWORD_MIN_LENGTH", "8", "minimum password length (15 for NIST's single-factor profile)", intInto(func(c *config) *int { return &c.MinPasswordLength }, 1)},
 		{"AUTH_HASH_CONCURRENCY", strconv.Itoa(runtime.GOMAXPROCS(0)), "password hashes run at once (each takes 19 MiB); default: the CPUs authd may use, a container's limit included", intInto(func(c *config) *int { return &c.HashConcurrency }, 1)},
 		{"AUTH_GOOGLE_CLIENT_ID", "", "Google OAuth client id; unset: Google sign-in answers 404", func(v string, c *config) error { c.Google.ClientID = v; return nil }},

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	auth "github.com/authd/authd"
 	"github.com/authd/authd/authtest"
 )
 
@@ -90,7 +91,10 @@ func TestRunServesAndShutsDownCleanly(t *testing.T) {
 	if code, _ := post(t, base+"/auth/password/reset/", map[string]string{"email": "walt@example.com"}); code != 200 {
 		t.Fatalf("reset: %d", code)
 	}
-	otp := authtest.Code(t, smtp.WaitFor(1)[0])
+	// Two codes went out: the verification code registration mailed (AUTH_EMAIL_VERIFICATION
+	// is send by default) and the reset code.
+	mails := smtp.WaitFor(2)
+	verifyCode, otp := authtest.Code(t, mails[0]), authtest.Code(t, mails[1])
 
 	stop() // what SIGTERM does
 	select {
@@ -102,7 +106,7 @@ func TestRunServesAndShutsDownCleanly(t *testing.T) {
 		t.Fatal("authd did not stop")
 	}
 	logs := stdout.String()
-	for _, secret := range []string{password, otp, pair["access"].(string), pair["refresh"].(string)} {
+	for _, secret := range []string{password, verifyCode, otp, pair["access"].(string), pair["refresh"].(string)} {
 		if strings.Contains(logs, secret) {
 			t.Fatalf("a secret reached the log: %q", secret)
 		}
@@ -141,6 +145,7 @@ func TestBadConfigurationStopsStartup(t *testing.T) {
 		"AUTH_IP_RATE_LIMIT":        "lots",
 		"AUTH_TRUSTED_PROXIES":      "10.0.0.0/99",
 		"AUTH_PHONE_REGION":         "Britain",
+		"AUTH_EMAIL_VERIFICATION":   "mandatory",
 	} {
 		var out bytes.Buffer
 		err := run(context.Background(), nil, func(k string) string {
@@ -154,6 +159,54 @@ func TestBadConfigurationStopsStartup(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("the error shows a password: %v", err)
+		}
+	}
+}
+
+// AUTH_EMAIL_VERIFICATION=required reaches the Service: over HTTP, the right password of an
+// unverified account is 403 email_not_verified (a wrong one still the usual 401), and the code
+// registration emailed lets it in.
+func TestEmailVerificationRequiredRefusesAnUnverifiedSignIn(t *testing.T) {
+	smtp := authtest.StartSMTP(t)
+	s := startAuthd(t, map[string]string{
+		"AUTH_DATABASE_URL":       "sqlite:" + filepath.Join(t.TempDir(), "a.db"),
+		"AUTH_SMTP_URL":           smtp.URL(),
+		"AUTH_EMAIL_VERIFICATION": "required",
+	})
+	const email, password = "emily@example.com", "a narrow fellow in the grass"
+	if code, body := post(t, s.url+"/auth/register/", map[string]string{"first_name": "Emily", "last_name": "Dickinson",
+		"email": email, "phone_no": "+14155550133", "password": password}); code != 201 {
+		t.Fatalf("register: %d %v", code, body)
+	}
+	if code, body := post(t, s.url+"/auth/token/", map[string]string{"email": email, "password": "not the password"}); code != 401 ||
+		body["detail"] != "No active account found with the given credentials" {
+		t.Fatalf("a wrong password: %d %v, want the usual 401", code, body)
+	}
+	code, body := post(t, s.url+"/auth/token/", map[string]string{"email": email, "password": password})
+	if code != 403 || body["code"] != "email_not_verified" || body["detail"] != "Email address is not verified." || body["access"] != nil {
+		t.Fatalf("the right password, unverified: %d %v, want 403 email_not_verified", code, body)
+	}
+	otp := authtest.Code(t, smtp.WaitFor(1)[0])
+	if code, body := post(t, s.url+"/auth/email/verify/", map[string]string{"email": email, "otp": otp}); code != 200 {
+		t.Fatalf("verify the email: %d %v", code, body)
+	}
+	if code, body := post(t, s.url+"/auth/token/", map[string]string{"email": email, "password": password}); code != 200 || body["access"] == nil {
+		t.Fatalf("the right password, verified: %d %v", code, body)
+	}
+}
+
+// A value AUTH_EMAIL_VERIFICATION does not know stops start-up with one line naming the setting
+// (as the flag, when given as one) and the values it takes.
+func TestUnknownEmailVerificationModeStopsStartup(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "a.db")
+	err := startFails(t, map[string]string{"AUTH_DATABASE_URL": db, "AUTH_EMAIL_VERIFICATION": "yes"})
+	oneLineError(t, err, "AUTH_EMAIL_VERIFICATION: ", "want send, required or off", `"yes"`)
+	err = startFails(t, map[string]string{"AUTH_DATABASE_URL": db}, "-email-verification", "Required")
+	oneLineError(t, err, "-email-verification: ", "want send, required or off", `"Required"`)
+	for mode, want := range map[string]auth.EmailVerification{"": auth.VerificationSend, "send": auth.VerificationSend, "required": auth.VerificationRequired, "off": auth.VerificationOff} {
+		c, err := loadConfig(nil, envOf(map[string]string{"AUTH_EMAIL_VERIFICATION": mode}), &bytes.Buffer{})
+		if err != nil || c.EmailVerification != want {
+			t.Errorf("AUTH_EMAIL_VERIFICATION=%q: %q, %v; want %q", mode, c.EmailVerification, err, want)
 		}
 	}
 }

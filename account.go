@@ -37,7 +37,8 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (Caller, error) 
 // Profile is an account as its owner sees it.
 type Profile struct {
 	User
-	Social []string // the backends linked, e.g. "google-oauth2"; sorted
+	Social            []string // the backends linked, e.g. "google-oauth2"; sorted
+	RecoveryCodesLeft int      // unused two-factor recovery codes
 }
 
 // ProfileUpdate is the fields of a profile to change; nil leaves one as it is.

@@ -58,7 +58,7 @@ func (f *flows) register(t *testing.T, email, phone string) {
 
 func (f *flows) login(t *testing.T, email, pw string) auth.TokenPair {
 	t.Helper()
-	pair, err := f.svc.Login(t.Context(), email, pw, nil, nil)
+	pair, err := f.svc.Login(t.Context(), email, pw, nil, nil, nil)
 	if err != nil {
 		t.Fatalf("login %s: %v", email, err)
 	}
@@ -158,7 +158,7 @@ func TestServiceReset(t *testing.T) {
 	if _, err := f.svc.Refresh(ctx, before.Refresh); !errors.Is(err, auth.ErrTokenInvalid) {
 		t.Fatalf("refresh token from before the reset: %v", err)
 	}
-	if _, err := f.svc.Login(ctx, "ann@example.com", password, nil, nil); !errors.Is(err, auth.ErrInvalidCredentials) {
+	if _, err := f.svc.Login(ctx, "ann@example.com", password, nil, nil, nil); !errors.Is(err, auth.ErrInvalidCredentials) {
 		t.Fatalf("the old password: %v", err)
 	}
 	f.login(t, "ann@example.com", "a new long secret")
@@ -180,14 +180,14 @@ func TestServiceGoogleSignIn(t *testing.T) {
 	f := newFlows(t)
 	ctx := t.Context()
 	f.google.id = auth.SocialIdentity{Subject: "g-1", Email: "new@gmail.com", EmailVerified: true, FirstName: "New"}
-	pair, created, err := f.svc.SignInWithProvider(ctx, "google-oauth2", "code")
+	pair, created, err := f.svc.SignInWithProvider(ctx, "google-oauth2", "code", nil)
 	if err != nil || !created {
 		t.Fatalf("first Google sign-in: created %v, %v", created, err)
 	}
 	if err := f.svc.Verify(ctx, pair.Access); err != nil {
 		t.Fatal(err)
 	}
-	if _, created, err := f.svc.SignInWithProvider(ctx, "google-oauth2", "code"); err != nil || created {
+	if _, created, err := f.svc.SignInWithProvider(ctx, "google-oauth2", "code", nil); err != nil || created {
 		t.Fatalf("second Google sign-in: created %v, %v", created, err)
 	}
 
@@ -196,20 +196,20 @@ func TestServiceGoogleSignIn(t *testing.T) {
 	f.register(t, "squat@gmail.com", "+442071838751")
 	squatter := f.login(t, "squat@gmail.com", password)
 	f.google.id = auth.SocialIdentity{Subject: "g-2", Email: "squat@gmail.com", EmailVerified: true}
-	if _, created, err := f.svc.SignInWithProvider(ctx, "google-oauth2", "code"); err != nil || created {
+	if _, created, err := f.svc.SignInWithProvider(ctx, "google-oauth2", "code", nil); err != nil || created {
 		t.Fatalf("linking sign-in: created %v, %v", created, err)
 	}
 	if err := f.svc.Verify(ctx, squatter.Access); !errors.Is(err, auth.ErrTokenInvalid) {
 		t.Fatalf("the password's sign-in after the link: %v", err)
 	}
-	if _, err := f.svc.Login(ctx, "squat@gmail.com", password, nil, nil); !errors.Is(err, auth.ErrInvalidCredentials) {
+	if _, err := f.svc.Login(ctx, "squat@gmail.com", password, nil, nil, nil); !errors.Is(err, auth.ErrInvalidCredentials) {
 		t.Fatalf("the unproven password after the link: %v", err)
 	}
 
 	// Google not authoritative for the address: no link to an existing account.
 	f.register(t, "ann@example.com", "+442071838752")
 	f.google.id = auth.SocialIdentity{Subject: "g-3", Email: "ann@example.com", EmailVerified: true}
-	if _, _, err := f.svc.SignInWithProvider(ctx, "google-oauth2", "code"); !errors.Is(err, auth.ErrSocialUnverifiedEmail) {
+	if _, _, err := f.svc.SignInWithProvider(ctx, "google-oauth2", "code", nil); !errors.Is(err, auth.ErrSocialUnverifiedEmail) {
 		t.Fatalf("a personal Google account with another's address: %v", err)
 	}
 	f.login(t, "ann@example.com", password)

@@ -57,16 +57,21 @@ type SessionStanding struct {
 }
 
 // Login checks an email and password (and, when given, the account's phone number) and starts a
-// sign-in. Every failure is ErrInvalidCredentials, after the same hashing work; past the failure
+// sign-in. With two-factor sign-in on, it needs otp too: without it the answer is an
+// *MFARequiredError, given only after the password was right; a wrong one is the ValidationError
+// on "otp". Every failure is ErrInvalidCredentials, after the same hashing work; past the failure
 // limit for the email it is a *ThrottledError; ErrBusy when hashing is at capacity. Fields that
 // break their limits are a ValidationError with the problems a transport found in the same
 // request (found, nil when none), before any attempt is counted.
-func (s *Service) Login(ctx context.Context, email, password string, phone *string, found ValidationError) (TokenPair, error) {
+func (s *Service) Login(ctx context.Context, email, password string, phone, otp *string, found ValidationError) (TokenPair, error) {
 	check := newFieldCheck(found)
 	check.text("email", email, MaxEmailLength, true)
 	check.text("password", password, MaxPasswordLength, true)
 	if phone != nil {
 		check.text("phone_number", *phone, MaxPhoneLength, false)
+	}
+	if otp != nil {
+		check.text("otp", *otp, MaxCodeLength, false)
 	}
 	if err := check.err(); err != nil {
 		return TokenPair{}, err
@@ -104,7 +109,7 @@ func (s *Service) Login(ctx context.Context, email, password string, phone *stri
 	if rehash {
 		s.upgradeHash(ctx, u, password)
 	}
-	pair, err := s.startSession(ctx, u, start, amrPassword)
+	pair, err := s.secondStep(ctx, u, start, amrPassword, otp)
 	if errors.Is(err, ErrConflict) {
 		// The password was reset (or the account disabled) while it was being checked.
 		return TokenPair{}, ErrInvalidCredentials

@@ -68,7 +68,8 @@ const maxSubjectLength = 255
 // SignInWithProvider signs in the person a provider credential identifies. A new identity gets a
 // new account (created is true), or is linked to the account with its email when the provider
 // is authoritative for that email. It returns ErrNotFound for a provider that is not configured.
-func (s *Service) SignInWithProvider(ctx context.Context, provider, credential string) (pair TokenPair, created bool, err error) {
+// An account with two-factor sign-in on needs otp too, as Login does.
+func (s *Service) SignInWithProvider(ctx context.Context, provider, credential string, otp *string) (pair TokenPair, created bool, err error) {
 	p, ok := s.providers[provider]
 	if !ok {
 		return TokenPair{}, false, ErrNotFound
@@ -90,7 +91,7 @@ func (s *Service) SignInWithProvider(ctx context.Context, provider, credential s
 			if !u.Active {
 				return TokenPair{}, false, ErrInvalidCredentials
 			}
-			pair, err := s.startSession(ctx, u, s.now(), amrGoogle)
+			pair, err := s.secondStep(ctx, u, s.now(), amrGoogle, otp)
 			if errors.Is(err, ErrConflict) {
 				continue
 			}

@@ -82,6 +82,35 @@ type Store interface {
 	// returns ErrNotFound.
 	UseCode(ctx context.Context, codeID string, change AccountChange) error
 
+	// StartTOTP stores an enrolment, replacing an unconfirmed one; ErrConflict when the user
+	// has two-factor sign-in on.
+	StartTOTP(ctx context.Context, t TOTP) error
+	// TOTP returns the user's authenticator (or enrolment), or ErrNotFound.
+	TOTP(ctx context.Context, userID string) (TOTP, error)
+	// ConfirmTOTP turns the enrolment on, recording step as used, and stores the recovery code
+	// digests, in one transaction; ErrConflict when it is on already or step is not newer than
+	// the last used.
+	ConfirmTOTP(ctx context.Context, userID string, step int64, recovery [][]byte, at time.Time) error
+	// UseTOTPStep records step as used if it is newer than the last used one (and two-factor
+	// is on); otherwise ErrConflict. Of requests racing with one code, one wins.
+	UseTOTPStep(ctx context.Context, userID string, step int64) error
+	// UseRecoveryCode uses up the unused recovery code with that digest (while two-factor is
+	// on), or returns ErrNotFound.
+	UseRecoveryCode(ctx context.Context, userID string, hash []byte, at time.Time) error
+	// ReplaceRecoveryCodes replaces all the user's recovery codes, in one transaction.
+	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte) error
+	// DeleteTOTP removes the authenticator, the recovery codes and the waiting sign-ins.
+	DeleteTOTP(ctx context.Context, userID string) error
+	// CreateMFAChallenge stores a sign-in waiting for its second factor.
+	CreateMFAChallenge(ctx context.Context, ch MFAChallenge) error
+	// ClaimMFAChallenge counts one attempt against the challenge and returns it, if it is
+	// unused, unexpired at now and had fewer than maxAttempts; otherwise ErrNotFound.
+	ClaimMFAChallenge(ctx context.Context, tokenHash []byte, now time.Time, maxAttempts int) (MFAChallenge, error)
+	// FinishMFAChallenge uses the challenge up and stores the sign-in it becomes, as
+	// CreateSession does, in one transaction; ErrConflict when it was used meanwhile or the
+	// credentials changed.
+	FinishMFAChallenge(ctx context.Context, tokenHash []byte, now time.Time, s Session, first RefreshToken) error
+
 	// SigningKeys returns every kept signing key, newest generation first.
 	SigningKeys(ctx context.Context) ([]StoredKey, error)
 	// AddSigningKey stores k unless a key of its generation exists (another instance won).

@@ -29,6 +29,7 @@ type User struct {
 	// reset, a password dropped by a Google link). A sign-in is stored only if it is still the
 	// value its check read, so no sign-in that checked an old credential survives the change.
 	PasswordChangedAt time.Time
+	TOTPEnabled       bool // two-factor sign-in is on: a sign-in needs a code too
 }
 
 // EmailKey is the case-insensitive form of an email address under which it is unique.

@@ -116,7 +116,8 @@ type profileBody struct {
 
 func profileOf(p auth.Profile) profileBody {
 	b := profileBody{ID: p.ID, Email: p.Email, FirstName: p.FirstName, LastName: p.LastName, Address: p.Address,
-		EmailVerified: p.EmailVerified, DateJoined: timestamp(p.DateJoined), HasPassword: p.PasswordHash != "", Social: p.Social}
+		EmailVerified: p.EmailVerified, DateJoined: timestamp(p.DateJoined), HasPassword: p.PasswordHash != "", Social: p.Social,
+		MFA: mfaStatus{TOTP: p.TOTPEnabled, RecoveryCodesLeft: p.RecoveryCodesLeft}}
 	if p.Phone != "" {
 		b.PhoneNo = &p.Phone
 	}

@@ -20,6 +20,9 @@ const (
 	msgServerError = "A server error occurred."
 
 	msgEmailNotVerified = "Email address is not verified."
+	msgMFARequired      = "Two-factor authentication code required."
+	msgMFAEnabled       = "Two-factor authentication is already enabled."
+	msgMFANotEnabled    = "Two-factor authentication is not enabled."
 
 	msgSocialRejected   = "Invalid Google credentials"
 	msgSocialDown       = "Google could not be reached. Try again later."
@@ -32,9 +35,10 @@ const (
 // leaving the server.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var (
-		validation auth.ValidationError
-		throttled  *auth.ThrottledError
-		request    *requestError
+		mfaRequired *auth.MFARequiredError
+		validation  auth.ValidationError
+		throttled   *auth.ThrottledError
+		request     *requestError
 	)
 	switch {
 	case errors.As(err, &validation):
@@ -47,6 +51,12 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	case errors.Is(err, auth.ErrTokenInvalid):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": msgToken, "code": "token_not_valid"})
+	case errors.As(err, &mfaRequired):
+		writeJSON(w, http.StatusForbidden, map[string]string{"detail": msgMFARequired, "code": "mfa_required", "mfa_token": mfaRequired.Token})
+	case errors.Is(err, auth.ErrMFAEnabled):
+		writeJSON(w, http.StatusBadRequest, map[string]string{"detail": msgMFAEnabled})
+	case errors.Is(err, auth.ErrMFANotEnabled):
+		writeJSON(w, http.StatusBadRequest, map[string]string{"detail": msgMFANotEnabled})
 	case errors.Is(err, auth.ErrEmailNotVerified):
 		writeJSON(w, http.StatusForbidden, map[string]string{"detail": msgEmailNotVerified, "code": "email_not_verified"})
 	case errors.Is(err, auth.ErrSocialRejected):

@@ -118,9 +118,10 @@ func handleToken(svc *auth.Service, log *slog.Logger) http.Handler {
 		{name: "email", required: true},
 		{name: "password", required: true, raw: true},
 		{name: "phone_number"},
+		{name: "otp"},
 	}
 	return handle(log, fields, func(r *http.Request, in input) (int, any, error) {
-		pair, err := svc.Login(r.Context(), in.str("email"), in.str("password"), in.ptr("phone_number"), in.errs)
+		pair, err := svc.Login(r.Context(), in.str("email"), in.str("password"), in.ptr("phone_number"), in.ptr("otp"), in.errs)
 		return http.StatusOK, pair, err
 	})
 }
@@ -218,7 +219,7 @@ type socialCreated struct {
 }
 
 func handleSocial(svc *auth.Service, log *slog.Logger) http.Handler {
-	fields := []field{{name: "access_code", required: true}}
+	fields := []field{{name: "access_code", required: true}, {name: "otp"}}
 	return handle(log, fields, func(r *http.Request, in input) (int, any, error) {
 		backend := r.PathValue("backend")
 		if !svc.HasProvider(backend) {
@@ -227,7 +228,7 @@ func handleSocial(svc *auth.Service, log *slog.Logger) http.Handler {
 		if err := in.errs.Err(); err != nil {
 			return 0, nil, err
 		}
-		pair, created, err := svc.SignInWithProvider(r.Context(), backend, in.str("access_code"))
+		pair, created, err := svc.SignInWithProvider(r.Context(), backend, in.str("access_code"), in.ptr("otp"))
 		switch {
 		case err != nil:
 			return 0, nil, err

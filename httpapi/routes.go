@@ -15,6 +15,7 @@ import (
 func addRoutes(mux *http.ServeMux, svc *auth.Service, log *slog.Logger, checks map[string]func(context.Context) error, version string, limited func(http.Handler) http.Handler) {
 	post(mux, "/auth/register/", limited(handleRegister(svc, log)))
 	post(mux, "/auth/token/", limited(handleToken(svc, log)))
+	post(mux, "/auth/token/mfa/", limited(handleTokenMFA(svc, log)))
 	post(mux, "/auth/token/refresh/", handleRefresh(svc, log))
 	post(mux, "/auth/token/verify/", handleVerify(svc, log))
 	post(mux, "/auth/logout/", handleLogout(svc, log))
@@ -31,6 +32,9 @@ func addRoutes(mux *http.ServeMux, svc *auth.Service, log *slog.Logger, checks m
 	post(mux, "/auth/email/verify/resend/", limited(handleEmailVerifyResend(svc, log)))
 	post(mux, "/auth/email/change/", handleEmailChange(svc, log))
 	post(mux, "/auth/email/change/confirm/", handleEmailChangeConfirm(svc, log))
+	serve(mux, "/auth/mfa/totp/", methods{"POST": handleTOTPStart(svc, log), "DELETE": handleTOTPDisable(svc, log)})
+	post(mux, "/auth/mfa/totp/confirm/", handleTOTPConfirm(svc, log))
+	post(mux, "/auth/mfa/recovery-codes/", handleRecoveryCodes(svc, log))
 	get(mux, "/.well-known/jwks.json", handleJWKS(svc))
 	get(mux, "/livez", handleLive())
 	get(mux, "/readyz", handleReady(svc, log, checks))

@@ -27,6 +27,7 @@ func (s *Store) Purge(ctx context.Context, now time.Time, batch int) (int, error
 		{"purgeSentMail", []any{mailCutoff, batch}},
 		{"purgeDeadMail", []any{mailCutoff, batch}},
 		{"purgeLimits", []any{micros(now), batch, micros(now)}},
+		{"purgeChallenges", []any{micros(now), batch}},
 	}
 	total := 0
 	for _, st := range steps {

@@ -10,7 +10,8 @@ var queries = map[string]string{
 	"sessionStanding": `SELECT s.user_id, s.revoked_at, u.is_active FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.id = ?`,
 	"profile": `SELECT ` + userColumns + `,
-		COALESCE((SELECT {string_agg}(provider, ',') FROM social_accounts a WHERE a.user_id = users.id), '')
+		COALESCE((SELECT {string_agg}(provider, ',') FROM social_accounts a WHERE a.user_id = users.id), ''),
+		(SELECT COUNT(*) FROM recovery_codes r WHERE r.user_id = users.id AND r.used_at IS NULL)
 		FROM users WHERE id = ?`,
 	// NULL leaves a field as it is.
 	"updateProfile": `UPDATE users SET first_name = COALESCE(?, first_name), last_name = COALESCE(?, last_name),
@@ -136,6 +137,28 @@ var queries = map[string]string{
 	"replaceRefreshKey": `UPDATE refresh_keys SET secret = ? WHERE kid = ? AND secret = ?`,
 	"replaceSecret":     `UPDATE secrets SET value = ? WHERE name = ? AND value = ?`,
 
+	// Two-factor sign-in. An enrolment is replaced only while unconfirmed; a step is taken only
+	// if newer than the last, so of racing requests with one code exactly one wins.
+	"startTOTP": `INSERT INTO totp (user_id, secret, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at, last_step = 0
+		WHERE totp.confirmed_at IS NULL`,
+	"totp":        `SELECT secret, created_at, confirmed_at, last_step FROM totp WHERE user_id = ?`,
+	"confirmTOTP": `UPDATE totp SET confirmed_at = ?, last_step = ? WHERE user_id = ? AND confirmed_at IS NULL AND last_step < ?`,
+	"useTOTPStep": `UPDATE totp SET last_step = ? WHERE user_id = ? AND confirmed_at IS NOT NULL AND last_step < ?`,
+	"deleteTOTP":  `DELETE FROM totp WHERE user_id = ?`,
+	"useRecoveryCode": `UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL
+		AND EXISTS (SELECT 1 FROM totp t WHERE t.user_id = recovery_codes.user_id AND t.confirmed_at IS NOT NULL)`,
+	"deleteRecoveryCodes":  `DELETE FROM recovery_codes WHERE user_id = ?`,
+	"insertRecoveryCode":   `INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)`,
+	"deleteUserChallenges": `DELETE FROM mfa_challenges WHERE user_id = ?`,
+	"insertChallenge": `INSERT INTO mfa_challenges (token_hash, user_id, amr, created_at, expires_at, password_changed_at)
+		VALUES (?, ?, ?, ?, ?, ?)`,
+	"claimChallenge": `UPDATE mfa_challenges SET attempts = attempts + 1
+		WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? AND attempts < ?
+		RETURNING user_id, amr, created_at, expires_at, password_changed_at`,
+	"useChallenge":    `UPDATE mfa_challenges SET used_at = ? WHERE token_hash = ? AND used_at IS NULL`,
+	"purgeChallenges": `DELETE FROM mfa_challenges WHERE token_hash IN (SELECT token_hash FROM mfa_challenges WHERE expires_at < ? LIMIT ?)`,
+
 	// Purging runs in small batches, each found through an index, so it never holds the
 	// database for long. Deleting a sign-in deletes its refresh tokens on PostgreSQL (ON DELETE
 	// CASCADE); on SQLite, since its migration 00005, they stay until purgeRefresh finds them
@@ -152,6 +175,7 @@ var queries = map[string]string{
 }
 
 const userColumns = `id, first_name, last_name, address, email, COALESCE(phone, ''), email_verified, is_active,
-	date_joined, password_hash, password_changed_at`
+	date_joined, password_hash, password_changed_at,
+	(SELECT COUNT(*) FROM totp t WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)`
 
 const codeColumns = `id, purpose, email_key, COALESCE(user_id, ''), new_email, code_hash, created_at, expires_at`

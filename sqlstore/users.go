@@ -13,11 +13,11 @@ type scanner interface{ Scan(...any) error }
 
 func scanUser(row scanner) (auth.User, error) {
 	var u auth.User
-	var verified, active int
+	var verified, active, totp int
 	var joined, changed int64
 	err := row.Scan(&u.ID, &u.FirstName, &u.LastName, &u.Address, &u.Email, &u.Phone, &verified, &active,
-		&joined, &u.PasswordHash, &changed)
-	u.EmailVerified, u.Active = verified != 0, active != 0
+		&joined, &u.PasswordHash, &changed, &totp)
+	u.EmailVerified, u.Active, u.TOTPEnabled = verified != 0, active != 0, totp != 0
 	u.DateJoined, u.PasswordChangedAt = fromMicros(joined), fromMicros(changed)
 	return u, err
 }
@@ -210,15 +210,15 @@ func (s *Store) ReplacePasswordHash(ctx context.Context, userID, old, new string
 // Profile returns the user and its linked providers in one read.
 func (s *Store) Profile(ctx context.Context, userID string) (auth.Profile, error) {
 	var p auth.Profile
-	var verified, active int
+	var verified, active, totp int
 	var joined, changed int64
 	var social string
 	err := s.row(ctx, nil, "profile", userID).Scan(&p.ID, &p.FirstName, &p.LastName, &p.Address, &p.Email, &p.Phone,
-		&verified, &active, &joined, &p.PasswordHash, &changed, &social)
+		&verified, &active, &joined, &p.PasswordHash, &changed, &totp, &social, &p.RecoveryCodesLeft)
 	if err != nil {
 		return p, s.wrap(err)
 	}
-	p.EmailVerified, p.Active = verified != 0, active != 0
+	p.EmailVerified, p.Active, p.TOTPEnabled = verified != 0, active != 0, totp != 0
 	p.DateJoined, p.PasswordChangedAt = fromMicros(joined), fromMicros(changed)
 	p.Social = []string{}
 	if social != "" {

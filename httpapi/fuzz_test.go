@@ -211,6 +211,7 @@ func FuzzEndpoints(f *testing.F) {
 		e.hasher = auth.NewHasher(auth.HashParams{Memory: 1024, Time: 1, Threads: 1}, 4, time.Minute)
 	}
 	e := newEnv(f, withGoogle, cheap)
+	mfa := e.mfaAccounts() // the two-factor endpoints are swept signed in
 	f.Fuzz(func(t *testing.T, s string) {
 		e := *e
 		e.t = t // e.do reports to this input's test
@@ -221,5 +222,6 @@ func FuzzEndpoints(f *testing.F) {
 		for _, a := range append(sweep(values), storeAttempts([]string{s})[:1]...) {
 			e.try(t, a)
 		}
+		mfa.sweep(t, &e, values)
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -676,4 +677,76 @@ func TestCodeUsedOnOneInstanceIsRefusedOnAnother(t *testing.T) {
 	}
 	code = e1.codeAt(a.secret, 0)
 	sameCodeAtOnce(t, func(i int) response { return instances[(i+1)%3].finishMFA(tokens[i], code) }, badCode)
+}
+
+// mfaTarget is what a sweep of the two-factor endpoints needs: an account with two-factor on and
+// one with an unconfirmed enrolment, each signed in.
+type mfaTarget struct {
+	on, pending string // access tokens
+	email       string // of the account with two-factor on
+}
+
+// mfaAccounts makes the accounts a sweep of the two-factor endpoints signs in with.
+func (e *env) mfaAccounts() mfaTarget {
+	e.t.Helper()
+	seq := phoneSeq.Add(1)
+	on := e.enrol(fmt.Sprintf("sweep-on%d@example.com", seq))
+	pending := fmt.Sprintf("sweep-pending%d@example.com", seq)
+	e.register(pending)
+	access, _ := e.login(pending, testPassword)
+	if r := e.authed("POST", "/auth/mfa/totp/", access, obj{"password": testPassword}); r.status != 200 {
+		e.failf(r, "enrolment")
+	}
+	// Fresh access tokens: the enrolment moved the clock.
+	onAccess := e.wantPair(e.finishMFA(e.mfaToken(on.email), on.recovery[0]), "pwd", "otp", "mfa")
+	return mfaTarget{on: onAccess, pending: access, email: on.email}
+}
+
+// sweep puts each value (as JSON text and as a form value) into every field of the two-factor
+// endpoints, the rest of the body valid, and fails t on a 5xx or an answer that is not a JSON
+// object.
+func (m mfaTarget) sweep(t testing.TB, e *env, values []hostile) {
+	t.Helper()
+	eps := []struct {
+		method, path, access string
+		body                 map[string]string
+	}{
+		{"POST", "/auth/token/mfa/", "", map[string]string{"mfa_token": strings.Repeat("A", 43), "otp": "123456"}},
+		{"POST", "/auth/token/", "", map[string]string{"email": m.email, "password": testPassword, "otp": "123456"}},
+		{"POST", "/auth/mfa/totp/", m.pending, map[string]string{"password": "not the password"}},
+		{"POST", "/auth/mfa/totp/confirm/", m.pending, map[string]string{"otp": "123456"}},
+		{"DELETE", "/auth/mfa/totp/", m.on, map[string]string{"otp": "123456"}},
+		{"POST", "/auth/mfa/recovery-codes/", m.on, map[string]string{"otp": "123456"}},
+	}
+	for _, ep := range eps {
+		var headers []string
+		if ep.access != "" {
+			headers = []string{"Authorization", "Bearer " + ep.access}
+		}
+		for f := range ep.body {
+			if ep.path == "/auth/token/" && f != "otp" {
+				continue // the sweep of endpoints() covers the others
+			}
+			for _, h := range values {
+				for _, req := range [][2]string{
+					{"application/json", jsonWith(maps.Clone(ep.body), f, h.json)},
+					{"application/x-www-form-urlencoded", formBody(with(maps.Clone(ep.body), f, h.form))},
+				} {
+					r := e.do(ep.method, ep.path, req[0], req[1], headers...)
+					if r.status >= 500 || r.body == nil {
+						t.Errorf("%s %s %s=%s (%s): got %d %s", ep.method, ep.path, f, h.name, req[0], r.status, r.raw)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestHostileTextInTwoFactorFields(t *testing.T) {
+	e := newEnv(t, cheapHash)
+	m := e.mfaAccounts()
+	m.sweep(t, e, hostileValues())
+	// None of it turned anything off or used up a code.
+	e.wantMFA(m.on, true, 9)
+	e.wantMFA(m.pending, false, 0)
 }

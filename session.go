@@ -101,7 +101,11 @@ func (s *Service) Login(ctx context.Context, email, password string, phone, otp 
 		s.event(ctx, slog.LevelInfo, "sign-in failed", "login_failed", "user_id", u.ID)
 		return TokenPair{}, ErrInvalidCredentials
 	}
-	s.clearLoginFailures(ctx, key)
+	// With two-factor sign-in on, the password alone is no success: the count stands until a
+	// code is right (useSecondFactor clears it), so wrong codes add up to the lockout.
+	if !u.TOTPEnabled {
+		s.clearLoginFailures(ctx, key)
+	}
 	if s.cfg.EmailVerification == VerificationRequired && !u.EmailVerified {
 		s.event(ctx, slog.LevelInfo, "sign-in refused: email not verified", "login_unverified", "user_id", u.ID)
 		return TokenPair{}, ErrEmailNotVerified

@@ -294,6 +294,7 @@ func FuzzEndpoints(f *testing.F) {
 	}
 	e := newEnv(f, withGoogle, cheap, func(e *env) { e.cfg.EmailVerification = auth.VerificationSend })
 	e.register(fuzzEmail)
+	mfa := e.mfaAccounts() // the two-factor endpoints are swept signed in
 	f.Fuzz(func(t *testing.T, s string) {
 		e := *e
 		e.t = t // e.do reports to this input's test
@@ -308,6 +309,7 @@ func FuzzEndpoints(f *testing.F) {
 		for _, a := range accountSweep(values, access) {
 			e.tryAs(t, a)
 		}
+		mfa.sweep(t, &e, values)
 		// The sign-in lived through it all: every signed-in request was judged, none refused at the door.
 		want(t, e.verify(access), 200, `{}`)
 	})

@@ -68,6 +68,11 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		"revoke user session":               testRevokeUserSession,
 		"code purposes":                     testCodePurposes,
 		"code cap purposes":                 testCodeCapPurposes,
+		"totp":                              testTOTP,
+		"recovery codes":                    testRecoveryCodes,
+		"mfa challenges":                    testMFAChallenges,
+		"purge mfa challenges":              testPurgeChallenges,
+		"delete user removes two-factor":    testDeleteUserRemovesTwoFactor,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open(t)) })

@@ -180,7 +180,7 @@ func (e *env) wantPair(r response, amr ...string) string {
 	if r.status != 200 || len(r.body) != 2 || r.str("access") == "" || r.str("refresh") == "" {
 		e.failf(r, "want 200 with a token pair")
 	}
-	if got := amrOf(e.t, r.str("access")); !slices.Equal(got, amr) {
+	if got := tokenAMR(e.t, r.str("access")); !slices.Equal(got, amr) {
 		e.failf(r, "access amr %q, want %q", got, amr)
 	}
 	want(e.t, e.verify(r.str("access")), 200, `{}`)
@@ -188,14 +188,14 @@ func (e *env) wantPair(r response, amr ...string) string {
 	if next.status != 200 {
 		e.failf(next, "refresh of the pair")
 	}
-	if got := amrOf(e.t, next.str("access")); !slices.Equal(got, amr) {
+	if got := tokenAMR(e.t, next.str("access")); !slices.Equal(got, amr) {
 		e.failf(next, "refreshed access amr %q, want %q", got, amr)
 	}
 	return r.str("access")
 }
 
 // amrOf decodes the amr claim of a JWT's payload.
-func amrOf(t testing.TB, token string) []string {
+func tokenAMR(t testing.TB, token string) []string {
 	t.Helper()
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {

@@ -33,6 +33,8 @@ var constraintColumns = map[string]string{
 	"users_email_key_unique": "users.email_key",
 	"users_phone_unique":     "users.phone",
 	"social_accounts_pkey":   "social_accounts.provider",
+	"users_legacy_id":        "users.legacy_id",
+	"users_pkey":             "users.id",
 }
 
 var dialect = sqlstore.Dialect{

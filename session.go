@@ -101,9 +101,12 @@ func (s *Service) Login(ctx context.Context, email, password string, phone, otp 
 		s.event(ctx, slog.LevelInfo, "sign-in failed", "login_failed", "user_id", u.ID)
 		return TokenPair{}, ErrInvalidCredentials
 	}
-	// With two-factor sign-in on, the password alone is no success: the count stands until a
-	// code is right (useSecondFactor clears it), so wrong codes add up to the lockout.
-	if !u.TOTPEnabled {
+	// A correct password is uncounted. With two-factor sign-in on it is not yet a success: the
+	// count of failures stands until a code is right (useSecondFactor clears it), so that wrong
+	// codes add up to the lockout however often the password is given again.
+	if u.TOTPEnabled {
+		s.uncountLoginAttempt(ctx, key)
+	} else {
 		s.clearLoginFailures(ctx, key)
 	}
 	if s.cfg.EmailVerification == VerificationRequired && !u.EmailVerified {

@@ -149,6 +149,9 @@ type Limiter interface {
 	Hit(ctx context.Context, key string, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error)
 	// Count returns the events counted for key in its current window and when the window ends.
 	Count(ctx context.Context, key string, window time.Duration) (n int, retryAfter time.Duration, err error)
+	// Unhit takes back one event counted for key in its open window (a correct password that
+	// was counted before it was judged), never below zero.
+	Unhit(ctx context.Context, key string) error
 	// Reset forgets key.
 	Reset(ctx context.Context, key string) error
 }

@@ -129,6 +129,7 @@ var queries = map[string]string{
 		RETURNING hits, window_ends`,
 	"hits":      `SELECT hits, window_ends FROM limits WHERE key_hash = ? AND window_ends > ?`,
 	"clearHits": `DELETE FROM limits WHERE key_hash = ?`,
+	"unhit":     `UPDATE limits SET hits = hits - 1 WHERE key_hash = ? AND window_ends > ? AND hits > 0`,
 
 	"insertOutbox": `INSERT INTO outbox (payload, created_at, next_attempt_at, code_id, user_id) VALUES (?, ?, ?, ?, ?)`,
 	// A claim leases due rows so that concurrent senders (other instances) skip them; a sender

@@ -298,7 +298,8 @@ func encodePHC(p HashParams, salt, key []byte) string {
 func decodePHC(s string) (HashParams, []byte, []byte, error) {
 	var p HashParams
 	parts := strings.Split(s, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
+	// parts[0] is empty: Django's "argon2$argon2id$..." is not one of ours.
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
 		return p, nil, nil, errBadHash
 	}
 	var threads uint32

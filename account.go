@@ -15,8 +15,9 @@ type Caller struct {
 	AMR       []string
 }
 
-// Authenticate checks an access token as Verify does and returns who it speaks for. Every
-// refusal is ErrTokenInvalid.
+// Authenticate checks an access token as Verify does and returns who it speaks for. Only
+// authd's own tokens authenticate: the original service's access tokens name no sign-in here,
+// so they pass Verify but not the signed-in endpoints. Every refusal is ErrTokenInvalid.
 func (s *Service) Authenticate(ctx context.Context, raw string) (Caller, error) {
 	c, err := s.tokens.parse(raw, TypeAccess)
 	if err != nil {

@@ -187,8 +187,12 @@ func (s *Service) pair(refresh RefreshToken, amr []string) (TokenPair, error) {
 // Refresh uses up a refresh token and returns its successor pair. Presented again within the
 // reuse window (a lost response, a second tab), it returns the same successor; presented after
 // it, or when it is not the newest used token of its session, the whole session is revoked.
-// Every refusal is ErrTokenInvalid.
+// One of the original service's refresh tokens starts a sign-in instead (refreshLegacy). Every
+// refusal is ErrTokenInvalid.
 func (s *Service) Refresh(ctx context.Context, raw string) (TokenPair, error) {
+	if s.isLegacyToken(raw) {
+		return s.refreshLegacy(ctx, raw)
+	}
 	c, err := s.tokens.parse(raw, TypeRefresh)
 	if err != nil {
 		return TokenPair{}, err
@@ -245,16 +249,24 @@ func (s *Service) liveRefresh(ctx context.Context, c *claims) (RefreshState, err
 }
 
 // Verify checks an access token: signature, expiry, type, audience, and that its sign-in is live
-// (not signed out, not revoked by a reset) and its user exists and is active. Every refusal is
-// ErrTokenInvalid.
+// (not signed out, not revoked by a reset) and its user exists and is active; or one of the
+// original service's access tokens (verifyLegacy). Every refusal is ErrTokenInvalid.
 func (s *Service) Verify(ctx context.Context, raw string) error {
+	if s.isLegacyToken(raw) {
+		_, err := s.verifyLegacy(ctx, raw)
+		return err
+	}
 	_, err := s.Authenticate(ctx, raw)
 	return err
 }
 
-// Logout revokes the sign-in that a refresh token (used or not) belongs to. A token that is
-// invalid, expired or already revoked is ErrTokenInvalid.
+// Logout revokes the sign-in that a refresh token (used or not) belongs to, or uses up one of
+// the original service's (logoutLegacy). A token that is invalid, expired or already revoked is
+// ErrTokenInvalid.
 func (s *Service) Logout(ctx context.Context, raw string) error {
+	if s.isLegacyToken(raw) {
+		return s.logoutLegacy(ctx, raw)
+	}
 	c, err := s.tokens.parse(raw, TypeRefresh)
 	if err != nil {
 		return err

@@ -191,6 +191,42 @@ var queries = map[string]string{
 	// The outer condition is checked again on a row that a hit renewed meanwhile, which stays.
 	"purgeLimits": `DELETE FROM limits WHERE key_hash IN (SELECT key_hash FROM limits WHERE window_ends <= ? LIMIT ?)
 		AND window_ends <= ?`,
+
+	// The import of the original's accounts (import.go). A password this service has taken
+	// over (re-hashed to its own Argon2id, or changed here) is kept.
+	"userIDByEmailKey": `SELECT id FROM users WHERE email_key = ?`,
+	"userIDByLegacyID": `SELECT id FROM users WHERE legacy_id = ?`,
+	"setLegacyID":      `UPDATE users SET legacy_id = ? WHERE id = ?`,
+	"updateImportedUser": `UPDATE users SET first_name = ?, last_name = ?, address = ?, phone = NULLIF(?, ''), is_active = ?,
+		email_verified = ?, legacy_id = ?,
+		password_hash = CASE WHEN password_hash LIKE '$argon2id$%' THEN password_hash ELSE ? END WHERE id = ?`,
+	"importSocial": `INSERT INTO social_accounts (provider, subject, user_id, created_at, email_verified) VALUES (?, ?, ?, ?, 1)
+		ON CONFLICT (provider, subject) DO NOTHING`,
+	"socialOwner": `SELECT user_id FROM social_accounts WHERE provider = ? AND subject = ?`,
+	// A token already used here keeps its use.
+	"importLegacyToken": `INSERT INTO legacy_tokens (jti, outstanding_pk, legacy_user_id, expires_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (jti) DO UPDATE SET outstanding_pk = excluded.outstanding_pk`,
+	"importBlacklisting": `INSERT INTO legacy_blacklist (outstanding_pk, blacklisted_at) VALUES (?, ?)
+		ON CONFLICT (outstanding_pk) DO NOTHING`,
+
+	// The original service's tokens (legacy.go). A legacy refresh token is used once: the
+	// conditional upsert matches only a token that is unused and not blacklisted, so of racing
+	// requests one wins, and a token the dump did not record gets its row on first use.
+	"userByLegacyID": `SELECT ` + userColumns + ` FROM users WHERE legacy_id = ?`,
+	"legacyRefreshState": `SELECT t.legacy_user_id, t.used_at, COALESCE(t.session_id, ''),
+		n.jti, n.session_id, n.user_id, n.key_id, n.issued_at, n.expires_at, n.used_at,
+		s.id, s.revoked_at,
+		EXISTS (SELECT 1 FROM legacy_blacklist b WHERE b.outstanding_pk = t.outstanding_pk)
+		FROM legacy_tokens t
+		LEFT JOIN refresh_tokens n ON n.jti = t.successor_jti
+		LEFT JOIN sessions s ON s.id = t.session_id
+		WHERE t.jti = ?`,
+	"useLegacyRefresh": `INSERT INTO legacy_tokens (jti, legacy_user_id, expires_at, used_at, session_id, successor_jti)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (jti) DO UPDATE SET used_at = excluded.used_at, session_id = excluded.session_id,
+		successor_jti = excluded.successor_jti
+		WHERE legacy_tokens.used_at IS NULL AND legacy_tokens.legacy_user_id = excluded.legacy_user_id
+		AND NOT EXISTS (SELECT 1 FROM legacy_blacklist b WHERE b.outstanding_pk = legacy_tokens.outstanding_pk)`,
 }
 
 const userColumns = `id, first_name, last_name, address, email, COALESCE(phone, ''), email_verified, is_active,

@@ -75,6 +75,9 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		"mfa challenges":                    testMFAChallenges,
 		"purge mfa challenges":              testPurgeChallenges,
 		"delete user removes two-factor":    testDeleteUserRemovesTwoFactor,
+		"legacy tokens":                     testLegacyTokens,
+		"legacy needs current credentials":  testLegacyNeedsCurrentCredentials,
+		"legacy race":                       testLegacyRace,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open(t)) })

@@ -192,23 +192,6 @@ var queries = map[string]string{
 	"purgeLimits": `DELETE FROM limits WHERE key_hash IN (SELECT key_hash FROM limits WHERE window_ends <= ? LIMIT ?)
 		AND window_ends <= ?`,
 
-	// The import of the original's accounts (import.go). A password this service has taken
-	// over (re-hashed to its own Argon2id, or changed here) is kept.
-	"userIDByEmailKey": `SELECT id FROM users WHERE email_key = ?`,
-	"userIDByLegacyID": `SELECT id FROM users WHERE legacy_id = ?`,
-	"setLegacyID":      `UPDATE users SET legacy_id = ? WHERE id = ?`,
-	"updateImportedUser": `UPDATE users SET first_name = ?, last_name = ?, address = ?, phone = NULLIF(?, ''), is_active = ?,
-		email_verified = ?, legacy_id = ?,
-		password_hash = CASE WHEN password_hash LIKE '$argon2id$%' THEN password_hash ELSE ? END WHERE id = ?`,
-	"importSocial": `INSERT INTO social_accounts (provider, subject, user_id, created_at, email_verified) VALUES (?, ?, ?, ?, 1)
-		ON CONFLICT (provider, subject) DO NOTHING`,
-	"socialOwner": `SELECT user_id FROM social_accounts WHERE provider = ? AND subject = ?`,
-	// A token already used here keeps its use.
-	"importLegacyToken": `INSERT INTO legacy_tokens (jti, outstanding_pk, legacy_user_id, expires_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (jti) DO UPDATE SET outstanding_pk = excluded.outstanding_pk`,
-	"importBlacklisting": `INSERT INTO legacy_blacklist (outstanding_pk, blacklisted_at) VALUES (?, ?)
-		ON CONFLICT (outstanding_pk) DO NOTHING`,
-
 	// The original service's tokens (legacy.go). A legacy refresh token is used once: the
 	// conditional upsert matches only a token that is unused and not blacklisted, so of racing
 	// requests one wins, and a token the dump did not record gets its row on first use.

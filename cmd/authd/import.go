@@ -198,8 +198,8 @@ func (im *importer) add(rec django.Record, userModel string) error {
 	switch {
 	case django.IsUser(rec, userModel):
 		u, err := django.User(rec)
-		if err != nil {
-			im.skip(rec, err.Error())
+		if err != nil { // reported as the users skipped by the rules are
+			fmt.Fprintf(im.report, "skipped user pk=%s: %s\n", rec.PK, err)
 			im.users.skipped++
 			return nil
 		}

@@ -5,6 +5,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,9 @@ import (
 // Store is what the suite drives: the domain's store and the mail sender's outbox.
 type Store interface {
 	auth.Store
+	auth.ImportStore
+	// DB is the database, for the few checks no method of the store reads.
+	DB() *sql.DB
 	Seed(ctx context.Context, users, tokens int, progress io.Writer) error
 	ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]auth.OutboxItem, error)
 	MarkSent(ctx context.Context, id int64, now time.Time) error
@@ -78,6 +82,12 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		"legacy tokens":                     testLegacyTokens,
 		"legacy needs current credentials":  testLegacyNeedsCurrentCredentials,
 		"legacy race":                       testLegacyRace,
+		"import users":                      testImportUsers,
+		"import skips":                      testImportSkips,
+		"import dry run":                    testImportDryRun,
+		"import social":                     testImportSocial,
+		"import tokens":                     testImportTokens,
+		"rekey social":                      testRekeySocial,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open(t)) })

@@ -203,6 +203,8 @@ func flagName(env string) string {
 type environment struct {
 	get  func(string) string
 	list func() []string
+	// stdin is standard input, os.Stdin when nil (a test gives its own).
+	stdin io.Reader
 }
 
 // loadConfig reads the server's command line: every setting from its flag, then the environment,

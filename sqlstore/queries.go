@@ -30,7 +30,7 @@ var queries = map[string]string{
 	// Importing the original's accounts. A re-import updates what the original holds, but never
 	// a password this service has taken over (re-hashed to its Argon2id, or changed here), and
 	// never un-verifies an email.
-	"userIDByEmailKey": `SELECT id FROM users WHERE email_key = ?`,
+	"userIDByEmailKey": `SELECT id, legacy_id FROM users WHERE email_key = ?`,
 	"userIDByLegacyID": `SELECT id FROM users WHERE legacy_id = ?`,
 	"setLegacyID":      `UPDATE users SET legacy_id = ? WHERE id = ?`,
 	"updateImportedUser": `UPDATE users SET first_name = ?, last_name = ?, address = ?, phone = COALESCE(NULLIF(?, ''), phone),

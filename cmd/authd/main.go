@@ -168,6 +168,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		log.Warn("debug endpoints (profiler, runtime counters) listening: keep this address private", "addr", dbg.Addr().String())
 	}
 
+	adminSrv, err := serveAdmin(cfg, svc, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+
 	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { sender.Run(background) })
@@ -184,6 +190,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		log.Info("shutting down: draining requests")
 		shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 		err = srv.Shutdown(shutCtx)
+		if adminSrv != nil {
+			adminSrv.Shutdown(shutCtx)
+		}
 		cancel()
 	}
 	stopBackground()

@@ -3,9 +3,11 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	auth "github.com/authd/authd"
@@ -126,4 +128,29 @@ func (s *Store) OutboxBacklog(ctx context.Context) (int, time.Time, error) {
 	var oldest int64
 	err := s.row(ctx, nil, "outboxBacklog").Scan(&n, &oldest)
 	return n, fromMicros(oldest), s.wrap(err)
+}
+
+// failures counts the database operations that failed, for the metrics.
+type failures struct{ unavailable, query atomic.Int64 }
+
+// countFailure counts err as a failed query unless it is a finding, not a failure: a domain
+// answer (a lost race, a taken email), a unique constraint the caller turns into one, or a
+// request its client gave up on.
+func (s *Store) countFailure(err error) {
+	var throttled *auth.ThrottledError
+	switch {
+	case errors.Is(err, auth.ErrConflict), errors.Is(err, auth.ErrNotFound), errors.Is(err, auth.ErrEmailTaken),
+		errors.Is(err, auth.ErrPhoneTaken), errors.Is(err, auth.ErrUnavailable), errors.As(err, &throttled),
+		errors.Is(err, context.Canceled):
+		return
+	case s.d.UniqueViolation != nil && s.d.UniqueViolation(err) != "":
+		return
+	}
+	s.failures.query.Add(1)
+}
+
+// Errors returns how many database operations failed so far because the database could not be
+// reached, and for any other reason.
+func (s *Store) Errors() (unavailable, query int64) {
+	return s.failures.unavailable.Load(), s.failures.query.Load()
 }

@@ -8,11 +8,12 @@ import (
 
 	auth "github.com/authd/authd"
 	"github.com/authd/authd/httpapi"
+	"github.com/authd/authd/metrics"
 )
 
 // serveAdmin serves the admin API on AUTH_ADMIN_ADDR, when it is set, and returns its server
 // (nil when it is not) for run to shut down.
-func serveAdmin(cfg config, svc *auth.Service, log *slog.Logger) (*http.Server, error) {
+func serveAdmin(cfg config, svc *auth.Service, log *slog.Logger, m *metrics.Metrics) (*http.Server, error) {
 	if cfg.AdminAddr == "" {
 		return nil, nil
 	}
@@ -23,6 +24,7 @@ func serveAdmin(cfg config, svc *auth.Service, log *slog.Logger) (*http.Server, 
 	srv := &http.Server{
 		Handler: httpapi.NewAdminHandler(svc, httpapi.AdminOptions{
 			Log: log, Token: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies,
+			Metrics: m.Handler(), Requests: m.ObserveRequest,
 		}),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,

@@ -210,3 +210,157 @@ func TestMetricsMoveAsRequestsAreMade(t *testing.T) {
 		}
 	}
 }
+
+// cmd runs an authd command against the server's database and settings.
+func (s *adminServer) cmd(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	out, errOut, err := runCmd(t, s.env, args...)
+	if err != nil && errOut != "" {
+		t.Logf("authd %s: %s", strings.Join(args, " "), errOut)
+	}
+	return out, err
+}
+
+func TestUsersAndKeysCommandsWhileTheServerRuns(t *testing.T) {
+	s := startServer(t, map[string]string{"AUTH_LOGIN_FAILURE_LIMIT": "2", "AUTH_KEY_RELOAD_INTERVAL": "100ms"})
+	base := "http://" + s.public
+	const password = "a walk in the park"
+	post(t, base+"/auth/register/", map[string]string{"first_name": "Walt", "last_name": "Whitman",
+		"email": "walt@example.com", "phone_no": "+14155550132", "password": password})
+	signIn := func() (int, map[string]any) {
+		return post(t, base+"/auth/token/", map[string]string{"email": "walt@example.com", "password": password})
+	}
+	_, pair := signIn()
+
+	out, err := s.cmd(t, "users", "list")
+	if err != nil || !strings.Contains(out, "walt@example.com") || !strings.HasPrefix(out, "ID ") {
+		t.Fatalf("users list: %v\n%s", err, out)
+	}
+	out, err = s.cmd(t, "users", "list", "-json", "-search", "WHITMAN")
+	var page struct {
+		Results []map[string]any `json:"results"`
+		Next    *string          `json:"next"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &page) != nil || len(page.Results) != 1 || page.Next != nil || page.Results[0]["last_login"] == nil {
+		t.Fatalf("users list -json: %v\n%s", err, out)
+	}
+	id := page.Results[0]["id"].(string)
+	if _, err := s.cmd(t, "users", "list", "-limit", "0"); err == nil || !strings.Contains(err.Error(), "limit") {
+		t.Errorf("users list -limit 0: %v", err)
+	}
+	if out, err = s.cmd(t, "users", "show", "WALT@example.com", "-json"); err != nil || !strings.Contains(out, `"id": "`+id+`"`) {
+		t.Fatalf("users show -json by email: %v\n%s", err, out)
+	}
+	if out, err = s.cmd(t, "users", "show", id); err != nil || !strings.Contains(out, "active:") || !strings.Contains(out, "walt@example.com") {
+		t.Fatalf("users show: %v\n%s", err, out)
+	}
+	if _, err := s.cmd(t, "users", "show", "nobody@example.com"); err == nil || err.Error() != `no account "nobody@example.com"` {
+		t.Errorf("users show of nobody: %v", err)
+	}
+	if _, err := s.cmd(t, "users", "show"); err == nil {
+		t.Error("users show without an account")
+	}
+
+	// disable: the tokens fail at once; enable brings them back.
+	if _, err := s.cmd(t, "users", "disable", id); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := post(t, base+"/auth/token/verify/", map[string]string{"access_token": pair["access"].(string)}); code != 401 {
+		t.Errorf("verify after disable: %d", code)
+	}
+	if _, err := s.cmd(t, "users", "enable", "walt@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := post(t, base+"/auth/token/verify/", map[string]string{"access_token": pair["access"].(string)}); code != 200 {
+		t.Errorf("verify after enable: %d", code)
+	}
+	// signout ends the sign-in.
+	if _, err := s.cmd(t, "users", "signout", id); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := post(t, base+"/auth/token/refresh/", map[string]string{"refresh": pair["refresh"].(string)}); code != 401 {
+		t.Errorf("refresh after signout: %d", code)
+	}
+	// unlock: a locked email signs in again.
+	for range 3 {
+		post(t, base+"/auth/token/", map[string]string{"email": "walt@example.com", "password": "wrong"})
+	}
+	if code, _ := signIn(); code != 429 {
+		t.Fatalf("locked: %d", code)
+	}
+	if _, err := s.cmd(t, "users", "unlock", id); err != nil {
+		t.Fatal(err)
+	}
+	code, pair := signIn()
+	if code != 200 {
+		t.Fatalf("sign-in after unlock: %d", code)
+	}
+
+	// create, then delete.
+	if out, err = s.cmd(t, "users", "create", "-email", "emily@example.com", "-first-name", "Emily", "-last-name", "Dickinson", "-phone", "+14155550133", "-json"); err != nil || !strings.Contains(out, `"has_password": false`) {
+		t.Fatalf("users create: %v\n%s", err, out)
+	}
+	if _, err := s.cmd(t, "users", "create", "-email", "emily@example.com", "-first-name", "E", "-last-name", "D", "-phone", "+14155550134"); err == nil ||
+		err.Error() != "email: user with this email already exists." {
+		t.Errorf("users create with a taken email: %v", err)
+	}
+	if out, err = s.cmd(t, "users", "delete", "emily@example.com"); err != nil || !strings.HasPrefix(out, "deleted ") {
+		t.Fatalf("users delete: %v\n%s", err, out)
+	}
+	if _, err := s.cmd(t, "users", "show", "emily@example.com"); err == nil {
+		t.Error("the deleted account is still there")
+	}
+
+	// keys: the only active signing key cannot be retired; after a rotation the old one can, and
+	// its tokens are refused once the server has reloaded.
+	out, err = s.cmd(t, "keys", "list", "-json")
+	var keys []map[string]any
+	if err != nil || json.Unmarshal([]byte(out), &keys) != nil || len(keys) != 2 {
+		t.Fatalf("keys list -json: %v\n%s", err, out)
+	}
+	oldKID := keys[0]["kid"].(string)
+	if keys[0]["kind"] != "signing" || keys[0]["state"] != "signing" || keys[1]["kind"] != "refresh" {
+		t.Fatalf("keys: %s", out)
+	}
+	if _, err := s.cmd(t, "keys", "retire", oldKID); err == nil || !strings.Contains(err.Error(), "only active signing key") {
+		t.Fatalf("retiring the only signing key: %v", err)
+	}
+	if _, err := s.cmd(t, "keys", "retire", "no-such-kid"); err == nil || !strings.Contains(err.Error(), "no key") {
+		t.Errorf("retiring an unknown key: %v", err)
+	}
+	if _, err := s.cmd(t, "keys", "rotate", "-activate-after", "0s"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err = s.cmd(t, "keys", "retire", oldKID); err != nil || !strings.Contains(out, "retired signing key "+oldKID) {
+		t.Fatalf("keys retire: %v\n%s", err, out)
+	}
+	if out, err = s.cmd(t, "keys", "list"); err != nil || !strings.Contains(out, "retired") {
+		t.Fatalf("keys list: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, _ := post(t, base+"/auth/token/verify/", map[string]string{"access_token": pair["access"].(string)})
+		if code == 401 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a token of the retired key is still honoured: %d", code)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, _ := signIn(); code != 200 {
+		t.Errorf("sign-in with the new key: %d", code)
+	}
+	if _, err := s.cmd(t, "keys", "retire", oldKID); err == nil || !strings.Contains(err.Error(), "was retired") {
+		t.Errorf("retiring twice: %v", err)
+	}
+}
+
+func TestAdminCommandsHaveTheirOwnHelp(t *testing.T) {
+	for _, c := range adminCommands() {
+		_, help, err := runCmd(t, nil, append(strings.Fields(c.words), "-h")...)
+		if err == nil || !strings.Contains(help, "Usage: authd "+c.words) || !strings.Contains(help, "AUTH_DATABASE_URL") || strings.Contains(help, "(AUTH_ADDR") {
+			t.Errorf("authd %s -h: %v\n%s", c.words, err, help)
+		}
+	}
+}

@@ -163,6 +163,10 @@ func (s *Service) ReloadKeys(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
+	// A retired key verifies nothing (admin.go); one active key of each kind is never retired.
+	if stored = unretired(stored); len(stored) == 0 {
+		return errors.New("signing keys: every one is retired")
+	}
 	keys, err := s.signingKeys(ctx, stored)
 	if err != nil {
 		return fmt.Errorf("signing keys: %w", err)
@@ -171,6 +175,9 @@ func (s *Service) ReloadKeys(ctx context.Context) error {
 		return s.keyring.storedRefreshKey(NewRefreshKey(1, s.now()))
 	}); err != nil {
 		return fmt.Errorf("refresh keys: %w", err)
+	}
+	if stored = unretired(stored); len(stored) == 0 {
+		return errors.New("refresh keys: every one is retired")
 	}
 	refresh, err := s.refreshKeys(ctx, stored)
 	if err != nil {

@@ -155,6 +155,20 @@ type Store interface {
 	// refresh tokens and their sessions, codes older than the hourly window, sent or dead mail,
 	// and (in a store that counts for a Limiter) windows that have ended.
 	Purge(ctx context.Context, now time.Time, batch int) (int, error)
+
+	// The admin API (admin.go).
+
+	// ListUsers returns the accounts matching q, in (date_joined, id) order, after q's keyset.
+	ListUsers(ctx context.Context, q UserListQuery) ([]UserRecord, error)
+	// UserRecord returns the account with its profile and newest sign-in, or ErrNotFound.
+	UserRecord(ctx context.Context, id string) (UserRecord, error)
+	// UpdateUser applies u in one transaction; a new email uses up the account's unused codes. A
+	// taken email or phone is ErrEmailTaken or ErrPhoneTaken; no such user ErrNotFound.
+	UpdateUser(ctx context.Context, id string, u UserUpdate, at time.Time) error
+	// RetireSigningKey and RetireRefreshKey mark the key retired at at; ErrNotFound when there
+	// is no such key not yet retired.
+	RetireSigningKey(ctx context.Context, kid string, at time.Time) error
+	RetireRefreshKey(ctx context.Context, kid string, at time.Time) error
 }
 
 // Limiter counts events per key in fixed windows. Implementations keep the counts in memory, in

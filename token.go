@@ -44,6 +44,7 @@ type StoredKey struct {
 	Material    []byte
 	CreatedAt   time.Time
 	ActivatesAt time.Time
+	RetiredAt   time.Time // zero while it verifies tokens; set by authd keys retire
 }
 
 // Token types, the token_type claim.

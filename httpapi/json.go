@@ -29,6 +29,7 @@ type field struct {
 	required  bool
 	raw       bool // keep surrounding spaces (passwords: checked exactly as received)
 	nullBlank bool // null and "" are accepted and mean empty (optional free text)
+	boolean   bool // a BooleanField: true/false (or their form spellings), kept as "true" or "false"
 }
 
 // input is a decoded body: the values of the fields it declared, and the problems found. A
@@ -99,6 +100,14 @@ func decode(w http.ResponseWriter, r *http.Request, fields []field) (input, erro
 			}
 			continue
 		}
+		if f.boolean {
+			if b, ok := parseBoolean(v); ok {
+				in.values[f.name], in.present[f.name] = strconv.FormatBool(b), true
+			} else {
+				in.errs.Add(f.name, auth.MsgInvalidBoolean)
+			}
+			continue
+		}
 		var s string
 		var surrogate rune
 		switch t := v.(type) {
@@ -129,6 +138,30 @@ func decode(w http.ResponseWriter, r *http.Request, fields []field) (input, erro
 		in.values[f.name], in.present[f.name] = s, true
 	}
 	return in, nil
+}
+
+// parseBoolean reads a value as Django REST framework's BooleanField does: a JSON boolean, or
+// one of its spellings of true and false in text.
+func parseBoolean(v any) (bool, bool) {
+	switch t := v.(type) {
+	case bool:
+		return t, true
+	case string:
+		switch strings.ToLower(strings.TrimSpace(t)) {
+		case "true", "1", "yes", "on":
+			return true, true
+		case "false", "0", "no", "off":
+			return false, true
+		}
+	case json.Number:
+		switch t.String() {
+		case "1":
+			return true, true
+		case "0":
+			return false, true
+		}
+	}
+	return false, false
 }
 
 // surrogateText is a JSON string that held a lone surrogate escape ("\ud800"): text is what

@@ -41,3 +41,16 @@ func addRoutes(mux *http.ServeMux, svc *auth.Service, log *slog.Logger, checks m
 	get(mux, "/healthz", handleHealth(svc, log, checks, version))
 	mux.Handle("/", http.HandlerFunc(notFound))
 }
+
+// addAdminRoutes is the admin listener's surface (NewAdminHandler), every request of which
+// carries the admin token. metrics, when not nil, is GET /metrics.
+func addAdminRoutes(mux *http.ServeMux, svc *auth.Service, log *slog.Logger, metrics http.Handler) {
+	serve(mux, "/admin/users/", methods{"GET": handleAdminUsers(svc, log), "POST": handleAdminCreateUser(svc, log)})
+	serve(mux, "/admin/users/{id}/", methods{"GET": handleAdminUser(svc, log), "PATCH": handleAdminUpdateUser(svc, log), "DELETE": handleAdminDeleteUser(svc, log)})
+	post(mux, "/admin/users/{id}/signout/", handleAdminSignOut(svc, log))
+	post(mux, "/admin/users/{id}/unlock/", handleAdminUnlock(svc, log))
+	if metrics != nil {
+		get(mux, "/metrics", metrics)
+	}
+	mux.Handle("/", http.HandlerFunc(notFound))
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"time"
 
 	"github.com/rs/cors"
 
@@ -24,6 +25,9 @@ type Options struct {
 	// its failure is a 503.
 	Checks  map[string]func(context.Context) error
 	Version string // shown by /healthz
+	// Requests, when set, is told of every request: its route (the pattern it matched, as
+	// routes.go lists it), status and time taken (the metrics).
+	Requests func(route string, status int, elapsed time.Duration)
 }
 
 // NewHandler returns the HTTP handler serving svc.
@@ -36,7 +40,7 @@ func NewHandler(svc *auth.Service, o Options) http.Handler {
 	}
 	mux := http.NewServeMux()
 	addRoutes(mux, svc, o.Log, o.Checks, o.Version, limitByAddress(svc, o.Log))
-	var h http.Handler = refuseUncleanPaths(mux)
+	h := instrument(o.Requests, refuseUncleanPaths(mux))
 	if len(o.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins: o.CORSOrigins,

@@ -63,11 +63,11 @@ func (s *Store) keys(ctx context.Context, query string) ([]auth.StoredKey, error
 	var keys []auth.StoredKey
 	for rows.Next() {
 		var k auth.StoredKey
-		var created, activates int64
-		if err := rows.Scan(&k.ID, &k.Generation, &k.Material, &created, &activates); err != nil {
+		var created, activates, retired int64
+		if err := rows.Scan(&k.ID, &k.Generation, &k.Material, &created, &activates, &retired); err != nil {
 			return nil, s.wrap(err)
 		}
-		k.CreatedAt, k.ActivatesAt = fromMicros(created), fromMicros(activates)
+		k.CreatedAt, k.ActivatesAt, k.RetiredAt = fromMicros(created), fromMicros(activates), fromMicros(retired)
 		keys = append(keys, k)
 	}
 	return keys, s.wrap(rows.Err())

@@ -144,9 +144,9 @@ var queries = map[string]string{
 	"outboxFailed": `UPDATE outbox SET next_attempt_at = ?, locked_until = 0, last_error = ? WHERE id = ?`,
 	"outboxDead":   `UPDATE outbox SET dead_at = ?, locked_until = 0, last_error = ?, payload = ? WHERE id = ?`,
 
-	"signingKeys":   `SELECT kid, generation, private_key, created_at, activates_at FROM signing_keys ORDER BY generation DESC`,
+	"signingKeys":   `SELECT kid, generation, private_key, created_at, activates_at, COALESCE(retired_at, 0) FROM signing_keys ORDER BY generation DESC`,
 	"addSigningKey": `INSERT INTO signing_keys (kid, generation, private_key, created_at, activates_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-	"refreshKeys":   `SELECT kid, generation, secret, created_at, activates_at FROM refresh_keys ORDER BY generation DESC`,
+	"refreshKeys":   `SELECT kid, generation, secret, created_at, activates_at, COALESCE(retired_at, 0) FROM refresh_keys ORDER BY generation DESC`,
 	"addRefreshKey": `INSERT INTO refresh_keys (kid, generation, secret, created_at, activates_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 	"addSecret":     `INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING`,
 	"secret":        `SELECT value FROM secrets WHERE name = ?`,
@@ -210,7 +210,32 @@ var queries = map[string]string{
 		successor_jti = excluded.successor_jti
 		WHERE legacy_tokens.used_at IS NULL AND legacy_tokens.legacy_user_id = excluded.legacy_user_id
 		AND NOT EXISTS (SELECT 1 FROM legacy_blacklist b WHERE b.outstanding_pk = legacy_tokens.outstanding_pk)`,
+
+	// The admin API (admin.go). Accounts are paged by keyset on (date_joined, id), through the
+	// index of migration 00011 (00010 on PostgreSQL), so accounts added meanwhile shift nothing.
+	// The search is a lower-case LIKE pattern with \ escaping; '' matches every account.
+	"listUsers": `SELECT ` + userRecordColumns + ` FROM users
+		WHERE (date_joined > ? OR (date_joined = ? AND id > ?))
+		AND (? = '' OR email_key LIKE ? ESCAPE '\' OR LOWER(first_name) LIKE ? ESCAPE '\'
+			OR LOWER(last_name) LIKE ? ESCAPE '\' OR LOWER(first_name || ' ' || last_name) LIKE ? ESCAPE '\')
+		ORDER BY date_joined, id LIMIT ?`,
+	"userRecord": `SELECT ` + userRecordColumns + ` FROM users WHERE id = ?`,
+	// NULL leaves a field as it is.
+	"updateUser": `UPDATE users SET first_name = COALESCE(?, first_name), last_name = COALESCE(?, last_name),
+		address = COALESCE(?, address), phone = COALESCE(?, phone), email = COALESCE(?, email),
+		email_key = COALESCE(?, email_key), is_active = COALESCE(?, is_active),
+		email_verified = COALESCE(?, email_verified) WHERE id = ?`,
+	"retireSigningKey": `UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL`,
+	"retireRefreshKey": `UPDATE refresh_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL`,
+	// The metrics' outbox gauges: unsent mail, read through its partial indexes.
+	"outboxBacklog": `SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL`,
 }
+
+// userRecordColumns are userColumns, the profile's and the newest sign-in's start.
+const userRecordColumns = userColumns + `,
+	COALESCE((SELECT {string_agg}(provider, ',') FROM social_accounts a WHERE a.user_id = users.id), ''),
+	(SELECT COUNT(*) FROM recovery_codes r WHERE r.user_id = users.id AND r.used_at IS NULL),
+	COALESCE((SELECT MAX(s.created_at) FROM sessions s WHERE s.user_id = users.id), 0)`
 
 const userColumns = `id, first_name, last_name, address, email, COALESCE(phone, ''), email_verified, is_active,
 	date_joined, password_hash, password_changed_at,

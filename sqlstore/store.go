@@ -58,6 +58,8 @@ type Store struct {
 	quit          chan struct{}
 	rotationsDone chan struct{}
 	closeOnce     sync.Once
+
+	failures failures // for the metrics (admin.go)
 }
 
 var _ auth.Store = (*Store)(nil)
@@ -124,8 +126,10 @@ func (s *Store) wrap(err error) error {
 	case errors.Is(err, sql.ErrNoRows):
 		return auth.ErrNotFound
 	case s.d.Unavailable != nil && s.d.Unavailable(err):
+		s.failures.unavailable.Add(1)
 		return errors.Join(auth.ErrUnavailable, err)
 	}
+	s.countFailure(err)
 	return err
 }
 

@@ -88,6 +88,11 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		"import social":                     testImportSocial,
 		"import tokens":                     testImportTokens,
 		"rekey social":                      testRekeySocial,
+		// The admin API (admin.go).
+		"list users":     testListUsers,
+		"update user":    testUpdateUser,
+		"retire keys":    testRetireKeys,
+		"outbox backlog": testOutboxBacklog,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open(t)) })

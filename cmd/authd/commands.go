@@ -19,14 +19,14 @@ type command struct {
 
 // commands are authd's subcommands, in the order `authd -h` lists them.
 func commands() []command {
-	return []command{
+	return append(append([]command{
 		{"keys rotate", "[-activate-after duration]", "add a signing key and a refresh key; running instances load them within AUTH_KEY_RELOAD_INTERVAL", rotateKeys},
 		{"import django", "[-dry-run] FILE|-", "import the original Django service's users, Google links and token blacklist from manage.py dumpdata JSON", importDjango},
 		{"bench", "[flags]", "load a running server and report its throughput and latency", runBench},
 		{"bench seed", "[-users n] [-tokens n]", "add synthetic users and refresh tokens to the database, for scale tests", seed},
 		{"bench django-dump", "[-users n]", "write a synthetic manage.py dumpdata file of n users to standard output, for timing authd import django", djangoDump},
-		{"version", "", "print the version and the commit authd was built from (also authd -version)", runVersion},
-	}
+	}, adminCommands()...), // users.go
+		command{"version", "", "print the version and the commit authd was built from (also authd -version)", runVersion})
 }
 
 // runCommand runs the command whose words args start with. A word that only begins commands

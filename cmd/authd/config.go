@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	auth "github.com/authd/authd"
 	"github.com/authd/authd/google"
@@ -44,6 +45,8 @@ type config struct {
 	DebugAddr          string
 	KeyReloadInterval  time.Duration
 	MasterKey          []byte // nil: key material is stored in the clear
+	AdminAddr          string // the admin API and metrics listener; "": none
+	AdminToken         string // its bearer token: a secret, never printed
 }
 
 // setting is one variable: its environment name, its flag, its default and how to read it.
@@ -182,6 +185,8 @@ func settings() []setting {
 		{"AUTH_WRITE_TIMEOUT", "30s", "a response must be written within this", durationInto(func(c *config) *time.Duration { return &c.WriteTimeout }, false)},
 		{"AUTH_IDLE_TIMEOUT", "60s", "an idle keep-alive connection is closed after this", durationInto(func(c *config) *time.Duration { return &c.IdleTimeout }, false)},
 		{"AUTH_DEBUG_ADDR", "", "serve Go's profiler (/debug/pprof/) and runtime counters (/debug/vars) here, e.g. 127.0.0.1:6060; never a public address", func(v string, c *config) error { c.DebugAddr = v; return nil }},
+		{"AUTH_ADMIN_ADDR", "", "serve the admin API (/admin/users) and the metrics (/metrics) here, e.g. 127.0.0.1:8001, behind AUTH_ADMIN_TOKEN; never a public address; unset: off", func(v string, c *config) error { c.AdminAddr = v; return nil }},
+		{"AUTH_ADMIN_TOKEN", "", "the bearer token of the admin listener, at least 32 characters (openssl rand -base64 32); required with AUTH_ADMIN_ADDR (set it in the environment, not as a flag)", func(v string, c *config) error { c.AdminToken = v; return nil }},
 		{"AUTH_LOG_LEVEL", "info", "debug, info, warn or error", func(v string, c *config) error {
 			switch v {
 			case "debug", "info", "warn", "error":
@@ -192,6 +197,10 @@ func settings() []setting {
 		}},
 	}
 }
+
+// minAdminTokenLength is the shortest AUTH_ADMIN_TOKEN accepted: 32 characters of base64 are
+// 192 bits.
+const minAdminTokenLength = 32
 
 // flagName is the flag of an environment variable: AUTH_ACCESS_TTL is -access-ttl.
 func flagName(env string) string {
@@ -261,6 +270,12 @@ func settingFlags(fs *flag.FlagSet, env environment) func() (config, error) {
 		}
 		if c.Google.ClientID != "" && c.Google.ClientSecret == "" {
 			return c, fmt.Errorf("AUTH_GOOGLE_CLIENT_SECRET: required with AUTH_GOOGLE_CLIENT_ID")
+		}
+		if c.AdminAddr != "" && c.AdminToken == "" {
+			return c, fmt.Errorf("%s: required with %s", name("AUTH_ADMIN_TOKEN"), name("AUTH_ADMIN_ADDR"))
+		}
+		if c.AdminAddr != "" && utf8.RuneCountInString(c.AdminToken) < minAdminTokenLength {
+			return c, fmt.Errorf("%s: want at least %d characters (openssl rand -base64 32 makes one), got %d", name("AUTH_ADMIN_TOKEN"), minAdminTokenLength, utf8.RuneCountInString(c.AdminToken))
 		}
 		if c.AccessTTL > c.RefreshTTL {
 			return c, fmt.Errorf("%s (%s) is longer than %s (%s): an access token would outlive the refresh token that renews it",

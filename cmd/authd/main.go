@@ -26,6 +26,7 @@ import (
 	"github.com/authd/authd/google"
 	"github.com/authd/authd/httpapi"
 	"github.com/authd/authd/mail"
+	"github.com/authd/authd/metrics"
 	"github.com/authd/authd/postgres"
 	"github.com/authd/authd/ratelimit"
 	"github.com/authd/authd/sqlite"
@@ -97,7 +98,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	level.UnmarshalText([]byte(cfg.LogLevel))
 	logOut := newLogWriter(stdout)
 	defer logOut.Close()
-	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
+	var logHandler slog.Handler = slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level})
+	var m *metrics.Metrics // with the admin listener only: it serves them
+	if cfg.AdminAddr != "" {
+		m = metrics.New()
+		logHandler = m.Events(logHandler)
+	}
+	log := slog.New(logHandler)
 
 	store, err := openStore(ctx, cfg, false)
 	if err != nil {
@@ -125,9 +132,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		lim.clients, lim.failures, checks["redis"] = redis, redis.WithFallback(lim.failures), redis.Ping
 	}
 	wake := mail.NewWake()
-	svc, err := newService(ctx, cfg, store, lim, log, wake.Notify)
+	var svcStore auth.Store = store
+	if m != nil {
+		svcStore = m.Store(store)
+	}
+	svc, err := newService(ctx, cfg, svcStore, lim, log, wake.Notify)
 	if err != nil {
 		return err
+	}
+	var observe func(string, int, time.Duration)
+	if m != nil {
+		m.Hasher(svc.HashLoad)
+		m.Outbox(store.OutboxBacklog, time.Now, 5*time.Second, log)
+		m.StoreErrors(store.Errors)
+		observe = m.ObserveRequest
 	}
 
 	var transport mail.Transport = mail.Log{Logger: log}
@@ -141,7 +159,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	srv := &http.Server{
 		Handler: httpapi.NewHandler(svc, httpapi.Options{
 			Log: log, CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies,
-			Checks: checks, Version: version(),
+			Checks: checks, Version: version(), Requests: observe,
 		}),
 		// A slow or idle client cannot hold a connection for long.
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -168,6 +186,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		log.Warn("debug endpoints (profiler, runtime counters) listening: keep this address private", "addr", dbg.Addr().String())
 	}
 
+	adminSrv, err := serveAdmin(cfg, svc, log, m)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+
 	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { sender.Run(background) })
@@ -184,6 +208,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		log.Info("shutting down: draining requests")
 		shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 		err = srv.Shutdown(shutCtx)
+		if adminSrv != nil {
+			adminSrv.Shutdown(shutCtx)
+		}
 		cancel()
 	}
 	stopBackground()

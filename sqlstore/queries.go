@@ -26,6 +26,23 @@ var queries = map[string]string{
 	"deleteUserMail":     `DELETE FROM outbox WHERE user_id = ?`,
 	"deleteUser":         `DELETE FROM users WHERE id = ?`,
 	"phoneTaken":         `SELECT COUNT(*) FROM users WHERE phone = ?`,
+
+	// Importing the original's accounts. A re-import updates what the original holds, but never
+	// a password this service has taken over (re-hashed to its Argon2id, or changed here), and
+	// never un-verifies an email.
+	"userIDByEmailKey": `SELECT id FROM users WHERE email_key = ?`,
+	"userIDByLegacyID": `SELECT id FROM users WHERE legacy_id = ?`,
+	"setLegacyID":      `UPDATE users SET legacy_id = ? WHERE id = ?`,
+	"updateImportedUser": `UPDATE users SET first_name = ?, last_name = ?, address = ?, phone = COALESCE(NULLIF(?, ''), phone),
+		is_active = ?, email_verified = CASE WHEN email_verified = 1 THEN 1 ELSE ? END, legacy_id = ?,
+		password_hash = CASE WHEN password_hash LIKE '$argon2id$%' THEN password_hash ELSE ? END
+		WHERE id = ?`,
+	"importSocial": `INSERT INTO social_accounts (provider, subject, user_id, created_at, email_verified) VALUES (?, ?, ?, ?, 1)
+		ON CONFLICT (provider, subject) DO NOTHING`,
+	"socialOwner": `SELECT user_id FROM social_accounts WHERE provider = ? AND subject = ?`,
+	"importLegacyToken": `INSERT INTO legacy_tokens (jti, outstanding_pk, legacy_user_id, expires_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (jti) DO UPDATE SET outstanding_pk = excluded.outstanding_pk`,
+	"importBlacklisting": `INSERT INTO legacy_blacklist (outstanding_pk, blacklisted_at) VALUES (?, ?) ON CONFLICT DO NOTHING`,
 	"setActive":          `UPDATE users SET is_active = ? WHERE id = ?`,
 	"replaceHash":        `UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`,
 	"userBySocial": `SELECT ` + userColumns + ` FROM users

@@ -21,6 +21,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"keys rotate", "[-activate-after duration]", "add a signing key and a refresh key; running instances load them within AUTH_KEY_RELOAD_INTERVAL", rotateKeys},
+		{"import django", "[-dry-run] FILE|-", "import the original Django service's users, Google links and token blacklist from manage.py dumpdata JSON", importDjango},
 		{"bench", "[flags]", "load a running server and report its throughput and latency", runBench},
 		{"bench seed", "[-users n] [-tokens n]", "add synthetic users and refresh tokens to the database, for scale tests", seed},
 		{"version", "", "print the version and the commit authd was built from (also authd -version)", runVersion},

@@ -228,6 +228,9 @@ func testImportFromDjango(t *testing.T, dbURL string, openStoreDB func() *sql.DB
 		t.Fatalf("authd import django -dry-run: %v\n%s%s", err, out, errOut)
 	}
 	checkReport(t, "dry run", out, f, len(imported), 0, -1)
+	if !strings.Contains(out, "dry run: nothing was changed") {
+		t.Errorf("the dry run's report does not say it changed nothing:\n%s", out)
+	}
 	db := openStoreDB()
 	for _, table := range []string{"users", "social_accounts", "legacy_tokens", "legacy_blacklist"} {
 		if n := count(db, table); n != 0 {

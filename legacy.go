@@ -179,6 +179,9 @@ func (s *Service) ImportSocial(ctx context.Context, store ImportStore, batch []I
 			out[i].Skipped = "unusable uid"
 			continue
 		}
+		if strings.Contains(l.UID, "@") { // the original used the email as the uid
+			l.UID = EmailKey(l.UID)
+		}
 		links, at = append(links, l), append(at, i)
 	}
 	if len(links) == 0 {

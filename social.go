@@ -86,6 +86,9 @@ func (s *Service) SignInWithProvider(ctx context.Context, provider, credential s
 	// race, or credentials that changed under the sign-in, read again.
 	for range 4 {
 		u, err := s.store.UserBySocial(ctx, provider, id.Subject)
+		if errors.Is(err, ErrNotFound) {
+			u, err = s.adoptEmailLink(ctx, provider, id)
+		}
 		switch {
 		case err == nil:
 			if !u.Active {
@@ -109,6 +112,25 @@ func (s *Service) SignInWithProvider(ctx context.Context, provider, credential s
 		}
 	}
 	return TokenPair{}, false, ErrConflict
+}
+
+// adoptEmailLink finds the account an imported link names by email (python-social-auth can be
+// configured to use the email as Google's uid) and re-keys the link to the identity's subject,
+// when Google is authoritative for that email; otherwise ErrNotFound.
+func (s *Service) adoptEmailLink(ctx context.Context, provider string, id SocialIdentity) (User, error) {
+	email, ok := NormalizeEmail(id.Email)
+	if !ok || !googleAuthoritative(id, email) {
+		return User{}, ErrNotFound
+	}
+	u, err := s.store.UserBySocial(ctx, provider, EmailKey(email))
+	if err != nil {
+		return u, err
+	}
+	if err := s.store.RekeySocial(ctx, provider, EmailKey(email), id.Subject); err != nil {
+		return User{}, err
+	}
+	s.event(ctx, slog.LevelInfo, "imported social link re-keyed from email to subject", "social_link", "provider", provider, "user_id", u.ID)
+	return u, nil
 }
 
 // googleAuthoritative reports whether Google vouches for email: it says the address is verified,

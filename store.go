@@ -46,6 +46,10 @@ type Store interface {
 	// CreateSocialUser inserts u linked to the provider's identity, in one transaction. A taken
 	// email is ErrEmailTaken; a subject already linked is ErrConflict.
 	CreateSocialUser(ctx context.Context, u User, link SocialLink) error
+	// RekeySocial changes the subject of a link (an imported link keyed by email, to the
+	// provider's subject). ErrNotFound when there is no such link; ErrConflict when the new
+	// subject is linked already.
+	RekeySocial(ctx context.Context, provider, oldSubject, newSubject string) error
 	// LinkSocial links the provider's identity to an existing user and applies change, in one
 	// transaction. A subject already linked is ErrConflict.
 	LinkSocial(ctx context.Context, link SocialLink, change AccountChange) error

@@ -261,3 +261,12 @@ func (s *Store) DeleteUser(ctx context.Context, userID string) error {
 		return err
 	})
 }
+
+// RekeySocial changes the subject of a link.
+func (s *Store) RekeySocial(ctx context.Context, provider, oldSubject, newSubject string) error {
+	n, err := s.exec(ctx, nil, "rekeySocial", newSubject, provider, oldSubject)
+	if err == nil && n == 0 {
+		err = auth.ErrNotFound
+	}
+	return s.userConflict(s.wrap(err))
+}

@@ -24,6 +24,7 @@ func commands() []command {
 		{"import django", "[-dry-run] FILE|-", "import the original Django service's users, Google links and token blacklist from manage.py dumpdata JSON", importDjango},
 		{"bench", "[flags]", "load a running server and report its throughput and latency", runBench},
 		{"bench seed", "[-users n] [-tokens n]", "add synthetic users and refresh tokens to the database, for scale tests", seed},
+		{"bench django-dump", "[-users n]", "write a synthetic manage.py dumpdata file of n users to standard output, for timing authd import django", djangoDump},
 		{"version", "", "print the version and the commit authd was built from (also authd -version)", runVersion},
 	}
 }

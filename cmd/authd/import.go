@@ -286,3 +286,30 @@ func (im *importer) summary() {
 		fmt.Fprintln(im.report, "dry run: nothing was changed")
 	}
 }
+
+// djangoDump is `authd bench django-dump`: a made-up dump of any size, to time an import.
+func djangoDump(_ context.Context, args []string, _ environment, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("authd bench django-dump", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	users := fs.Int("users", 1_000_000, "")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: authd bench django-dump [-users n]
+
+Writes to standard output a manage.py dumpdata file of n made-up users of a model accounts.user
+(each tenth with a Google link and an outstanding refresh token), to time authd import django:
+
+  authd bench django-dump -users 1000000 > dump.json
+  /usr/bin/time -v authd import django dump.json
+
+  -users n
+      users to write (default 1000000)
+`)
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || *users < 0 || *users > 1e8 {
+		return usageError{msg: "authd bench django-dump -h describes the command"}
+	}
+	return django.WriteSynthetic(stdout, *users)
+}

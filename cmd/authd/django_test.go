@@ -186,7 +186,7 @@ func checkReport(t *testing.T, run, report string, f djangoFixture, wantAdded, w
 		t.Errorf("%s: users %d added, %d updated, %d skipped; want %d, %d, %d:\n%s", run, a, u, s, wantAdded, wantUpdated, skipped, report)
 	}
 	// The Google link is taken, the link of another provider is reported skipped.
-	if a, u, s := reportCounts(t, report, "google links"); googleAdded >= 0 && (a != googleAdded || a+u != 1 || s != 1) {
+	if a, u, s := reportCounts(t, report, "google links"); googleAdded >= 0 && (a != googleAdded || a+u != 2 || s != 1) {
 		t.Errorf("%s: google links %d added, %d updated, %d skipped; want %d added, the facebook link skipped:\n%s", run, a, u, s, googleAdded, report)
 	}
 	if !regexp.MustCompile(`(?m)^skipped social_django\.usersocialauth pk=\d+: ` + regexp.QuoteMeta(auth.SkipProvider) + `$`).MatchString(report) {
@@ -243,7 +243,7 @@ func testImportFromDjango(t *testing.T, dbURL string, openStoreDB func() *sql.DB
 	if err != nil {
 		t.Fatalf("authd import django: %v\n%s%s", err, out, errOut)
 	}
-	checkReport(t, "first import", out, f, len(imported), 0, 1)
+	checkReport(t, "first import", out, f, len(imported), 0, 2)
 	out, errOut, err = runCmd(t, env, "import", "django", f.Dump)
 	if err != nil {
 		t.Fatalf("authd import django, again: %v\n%s%s", err, out, errOut)
@@ -415,22 +415,50 @@ func testImportFromDjango(t *testing.T, dbURL string, openStoreDB func() *sql.DB
 		t.Errorf("a legacy refresh token after logout: %d %v, want 401", code, body)
 	}
 
-	// The Google user is linked by python-social-auth's uid: the link is stored, and signing in
-	// with Google (under an address Google now gives that differs) is the imported account.
-	gu := byEmail["google@example.com"]
-	var linked string
-	if err := db.QueryRow(q(`SELECT user_id FROM social_accounts WHERE provider = ? AND subject = ?`), "google-oauth2", gu.GoogleUID).Scan(&linked); err != nil || linked != gu.PK {
-		t.Errorf("the Google link: user %q, %v; want %s", linked, err, gu.PK)
+	// The Google users are linked by python-social-auth's uid: the links are stored, and signing
+	// in with Google is the imported account. The uid is Google's subject (and Google now gives
+	// another address), or the email, which the first sign-in re-keys to the subject.
+	linkOwner := func(subject string) string {
+		t.Helper()
+		var owner string
+		err := db.QueryRow(q(`SELECT user_id FROM social_accounts WHERE provider = ? AND subject = ?`), "google-oauth2", subject).Scan(&owner)
+		if err != nil && err != sql.ErrNoRows {
+			t.Fatal(err)
+		}
+		return owner
 	}
-	if n := count(db, "social_accounts"); n != 1 {
-		t.Errorf("%d social links, want the Google one alone", n)
+	if n := count(db, "social_accounts"); n != 2 {
+		t.Errorf("%d social links, want the two Google ones alone", n)
 	}
-	idToken := google.IDToken(authtest.GoogleUser{Sub: gu.GoogleUID, Email: "goo.gle.renamed@gmail.com", EmailVerified: true, GivenName: "Goo"}, nil)
-	code, pair := post(t, s.url+"/auth/social/google-oauth2/", map[string]string{"access_code": idToken})
-	if code != 200 || pair["access"] == nil {
-		t.Errorf("Google sign-in of the imported Google user: %d %v, want 200 (not 201: no new account)", code, pair)
-	} else if code, me := getMe(t, s.url, pair["access"].(string)); code != 200 || me["id"] != gu.PK {
-		t.Errorf("Google sign-in reached account %v (%d), want the imported %s", me["id"], code, gu.PK)
+	bySub, byMail := byEmail["google@example.com"], byEmail["Ada.Imported@gmail.com"]
+	const newSub = "109876543210987654321"
+	for _, c := range []struct {
+		u         djangoUser
+		at        string // the link's subject as imported
+		now       string // and after the sign-in
+		sub, mail string // who Google says signs in
+	}{
+		{bySub, bySub.GoogleUID, bySub.GoogleUID, bySub.GoogleUID, "goo.gle.renamed@gmail.com"},
+		{byMail, strings.ToLower(byMail.GoogleUID), newSub, newSub, "ada.imported@gmail.com"},
+	} {
+		if owner := linkOwner(c.at); owner != c.u.PK {
+			t.Errorf("%s: the imported Google link (uid %s) names user %q, want %s", c.u.Email, c.at, owner, c.u.PK)
+		}
+		idToken := google.IDToken(authtest.GoogleUser{Sub: c.sub, Email: c.mail, EmailVerified: true, GivenName: "Someone"}, nil)
+		code, pair := post(t, s.url+"/auth/social/google-oauth2/", map[string]string{"access_code": idToken})
+		if code != 200 || pair["access"] == nil {
+			t.Errorf("%s: Google sign-in: %d %v, want 200 (not 201: no new account)", c.u.Email, code, pair)
+			continue
+		}
+		if code, me := getMe(t, s.url, pair["access"].(string)); code != 200 || me["id"] != c.u.PK {
+			t.Errorf("%s: Google sign-in reached account %v (%d), want the imported %s", c.u.Email, me["id"], code, c.u.PK)
+		}
+		if owner := linkOwner(c.now); owner != c.u.PK {
+			t.Errorf("%s: after a Google sign-in the link of subject %s names user %q, want %s", c.u.Email, c.now, owner, c.u.PK)
+		}
+	}
+	if n := count(db, "users"); n != len(imported) {
+		t.Errorf("%d users after the Google sign-ins, want the %d imported", n, len(imported))
 	}
 
 	// Another import, now that passwords were re-hashed here: those are kept.

@@ -131,6 +131,11 @@ def main(outdir):
     UserSocialAuth.objects.create(user=google, provider="google-oauth2", uid=sub,
                                   extra_data={"auth_time": int(now.timestamp()), "token_type": "Bearer"})
     google_entry["google_uid"] = sub
+    # python-social-auth configured with USE_UNIQUE_USER_ID = False keys Google users by email;
+    # this one never set a password.
+    by_email, by_email_entry = user("Ada.Imported@gmail.com", "", "unusable", first_name="Ada", last_name="Imported")
+    UserSocialAuth.objects.create(user=by_email, provider="google-oauth2", uid=by_email.email, extra_data={})
+    by_email_entry["google_uid"] = by_email.email
     UserSocialAuth.objects.create(user=argon, provider="facebook", uid="10150000000000001", extra_data={})
     argon_entry["other_social"] = {"provider": "facebook", "uid": "10150000000000001"}
 

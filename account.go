@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -14,8 +15,9 @@ type Caller struct {
 	AMR       []string
 }
 
-// Authenticate checks an access token as Verify does and returns who it speaks for. Every
-// refusal is ErrTokenInvalid.
+// Authenticate checks an access token as Verify does and returns who it speaks for. Only
+// authd's own tokens authenticate: the original service's access tokens name no sign-in here,
+// so they pass Verify but not the signed-in endpoints. Every refusal is ErrTokenInvalid.
 func (s *Service) Authenticate(ctx context.Context, raw string) (Caller, error) {
 	c, err := s.tokens.parse(raw, TypeAccess)
 	if err != nil {
@@ -156,7 +158,12 @@ func (s *Service) ChangePassword(ctx context.Context, c Caller, oldPassword *str
 		return TokenPair{}, err
 	}
 	now := s.now()
-	sess := Session{ID: newID(), UserID: u.ID, CreatedAt: now, AMR: amrPassword, PasswordChangedAt: now}
+	// The new sign-in is proven as the caller's was: a sign-in with the second factor stays one.
+	amr := amrPassword
+	if slices.Contains(c.AMR, "mfa") {
+		amr = amrWithOTP(amrPassword)
+	}
+	sess := Session{ID: newID(), UserID: u.ID, CreatedAt: now, AMR: amr, PasswordChangedAt: now}
 	s.describeSession(ctx, &sess)
 	first := s.nextRefresh(sess.ID, u.ID, now, now)
 	change := AccountChange{UserID: u.ID, At: now, IfPasswordChangedAt: &u.PasswordChangedAt, SetPassword: true,
@@ -170,7 +177,7 @@ func (s *Service) ChangePassword(ctx context.Context, c Caller, oldPassword *str
 	}
 	s.mailed()
 	s.event(ctx, slog.LevelInfo, "password changed", "password_change", "user_id", u.ID, "first_password", u.PasswordHash == "")
-	return s.pair(first, amrPassword)
+	return s.pair(first, amr)
 }
 
 // caller returns the caller's account; one deleted or disabled since its token was checked is

@@ -33,6 +33,10 @@ type Config struct {
 	IPRateLimit        int // credential requests per client address in IPRateWindow
 	IPRateWindow       time.Duration
 	EmailVerification  EmailVerification // what registration does about the address
+	// LegacyJWTSecret is the original service's simplejwt HS256 key: its tokens (those with no
+	// kid) are honoured for imported users while it is set (legacytoken.go).
+	LegacyJWTSecret []byte
+	LegacyJWTUntil  time.Time // the original's tokens are refused from then on; zero: no end
 }
 
 // EmailVerification is what registration with a password does about the address (the setting

@@ -77,7 +77,7 @@ type ImportStore interface {
 // Skip reasons of an import, one per rule, for the report.
 const (
 	SkipInvalidEmail = "invalid email"
-	SkipEmailTaken   = "email taken by another record of the import"
+	SkipEmailTaken   = "email already imported from another record (another pk)"
 	SkipInvalidPhone = "invalid phone number"
 	SkipPhoneTaken   = "phone number taken by another account"
 	SkipName         = "first or last name breaks the account rules"

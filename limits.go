@@ -35,6 +35,16 @@ func (s *Service) countLoginAttempt(ctx context.Context, emailKey string) error 
 	return nil
 }
 
+// uncountLoginAttempt takes back the attempt countLoginAttempt counted, when it was no failure.
+func (s *Service) uncountLoginAttempt(ctx context.Context, emailKey string) {
+	if !s.loginLimitOn() {
+		return
+	}
+	if err := s.limiter.Unhit(ctx, loginFailuresKey(emailKey)); err != nil {
+		s.log.Error("uncount sign-in attempt", "err", err)
+	}
+}
+
 // clearLoginFailures forgets the failed sign-ins of an email key: after a correct password, or
 // once the password was reset.
 func (s *Service) clearLoginFailures(ctx context.Context, emailKey string) {

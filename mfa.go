@@ -114,9 +114,17 @@ func (s *Service) StartTOTP(ctx context.Context, c Caller, password *string, fou
 
 // otpauthURL is the Key URI Google Authenticator, 1Password and Authy read.
 func otpauthURL(issuer, account, secret string) string {
-	return "otpauth://totp/" + url.PathEscape(issuer) + ":" + url.PathEscape(account) +
-		"?secret=" + secret + "&issuer=" + url.QueryEscape(issuer) + "&algorithm=SHA1&digits=6&period=30"
+	return "otpauth://totp/" + labelEscape(issuer) + ":" + labelEscape(account) +
+		"?secret=" + secret + "&issuer=" + queryEscape(issuer) + "&algorithm=SHA1&digits=6&period=30"
 }
+
+// labelEscape escapes a part of the URL's label as a path segment, and its colon, which would
+// split issuer from account in the wrong place.
+func labelEscape(s string) string { return strings.ReplaceAll(url.PathEscape(s), ":", "%3A") }
+
+// queryEscape percent-encodes a query value as RFC 3986 does, a space as %20: authenticator apps
+// show a "+" (form encoding's space) as it is.
+func queryEscape(s string) string { return strings.ReplaceAll(url.QueryEscape(s), "+", "%20") }
 
 // ConfirmTOTP turns two-factor sign-in on with a current code of the enrolment's secret and
 // returns ten new recovery codes, which exist nowhere else afterwards.
@@ -137,6 +145,12 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Caller, code string, found 
 	case !t.ConfirmedAt.IsZero():
 		return nil, ErrMFAEnabled
 	}
+	// A wrong code counts as a failed sign-in, as everywhere a code is judged: otherwise a stolen
+	// access token could guess an unconfirmed enrolment's codes without end.
+	key := EmailKey(u.Email)
+	if err := s.countLoginAttempt(ctx, key); err != nil {
+		return nil, err
+	}
 	step, ok, err := s.matchTOTP(t, code)
 	if err != nil {
 		return nil, err
@@ -145,6 +159,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Caller, code string, found 
 		s.event(ctx, slog.LevelInfo, "two-factor confirmation refused", "mfa_code_failed", "user_id", u.ID)
 		return nil, errInvalidCode
 	}
+	s.clearLoginFailures(ctx, key)
 	codes, hashes := s.newRecoveryCodes(u.ID)
 	if err := s.store.ConfirmTOTP(ctx, u.ID, step, hashes, s.now()); err != nil {
 		if errors.Is(err, ErrConflict) { // the code was used, or it was confirmed, meanwhile

@@ -263,8 +263,9 @@ func (h *Hasher) hash(password string) string {
 	return encodePHC(h.params, salt, key)
 }
 
-// Check reports whether password matches the stored PHC hash, and whether the hash should be
-// replaced because its parameters are below the current ones. An empty or unusable hash spends
+// Check reports whether password matches the stored PHC hash, or a Django hash moved in from the
+// original service, and whether the hash should be replaced: always for a Django hash, and for
+// its own when its parameters are below the current ones. An empty or unusable hash spends
 // the same work as a real one and never matches. It returns ErrBusy as Hash does.
 func (h *Hasher) Check(ctx context.Context, stored, password string) (ok, rehash bool, err error) {
 	start, err := h.acquire(ctx)
@@ -274,6 +275,12 @@ func (h *Hasher) Check(ctx context.Context, stored, password string) (ok, rehash
 	defer h.release(start)
 	params, salt, key, err := decodePHC(stored)
 	if err != nil {
+		if d, err := parseDjangoHash(stored); err == nil {
+			// A hash moved in from Django, checked as Django did (see djangohash.go): once it
+			// matches, it is replaced with this service's own.
+			ok := d.matches(password)
+			return ok, ok, nil
+		}
 		// No usable password, or a damaged row: do the work anyway so timing tells nothing.
 		params, salt, key, _ = decodePHC(h.dummy)
 		argon2.IDKey([]byte(normalizePassword(password)), salt, params.Time, params.Memory, params.Threads, uint32(len(key)))
@@ -298,7 +305,8 @@ func encodePHC(p HashParams, salt, key []byte) string {
 func decodePHC(s string) (HashParams, []byte, []byte, error) {
 	var p HashParams
 	parts := strings.Split(s, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
+	// parts[0] is empty: Django's "argon2$argon2id$..." is not one of ours (djangohash.go).
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
 		return p, nil, nil, errBadHash
 	}
 	var threads uint32

@@ -101,9 +101,12 @@ func (s *Service) Login(ctx context.Context, email, password string, phone, otp 
 		s.event(ctx, slog.LevelInfo, "sign-in failed", "login_failed", "user_id", u.ID)
 		return TokenPair{}, ErrInvalidCredentials
 	}
-	// With two-factor sign-in on, the password alone is no success: the count stands until a
-	// code is right (useSecondFactor clears it), so wrong codes add up to the lockout.
-	if !u.TOTPEnabled {
+	// A correct password is uncounted. With two-factor sign-in on it is not yet a success: the
+	// count of failures stands until a code is right (useSecondFactor clears it), so that wrong
+	// codes add up to the lockout however often the password is given again.
+	if u.TOTPEnabled {
+		s.uncountLoginAttempt(ctx, key)
+	} else {
 		s.clearLoginFailures(ctx, key)
 	}
 	if s.cfg.EmailVerification == VerificationRequired && !u.EmailVerified {
@@ -184,8 +187,12 @@ func (s *Service) pair(refresh RefreshToken, amr []string) (TokenPair, error) {
 // Refresh uses up a refresh token and returns its successor pair. Presented again within the
 // reuse window (a lost response, a second tab), it returns the same successor; presented after
 // it, or when it is not the newest used token of its session, the whole session is revoked.
-// Every refusal is ErrTokenInvalid.
+// One of the original service's refresh tokens starts a sign-in instead (refreshLegacy). Every
+// refusal is ErrTokenInvalid.
 func (s *Service) Refresh(ctx context.Context, raw string) (TokenPair, error) {
+	if s.isLegacyToken(raw) {
+		return s.refreshLegacy(ctx, raw)
+	}
 	c, err := s.tokens.parse(raw, TypeRefresh)
 	if err != nil {
 		return TokenPair{}, err
@@ -242,16 +249,24 @@ func (s *Service) liveRefresh(ctx context.Context, c *claims) (RefreshState, err
 }
 
 // Verify checks an access token: signature, expiry, type, audience, and that its sign-in is live
-// (not signed out, not revoked by a reset) and its user exists and is active. Every refusal is
-// ErrTokenInvalid.
+// (not signed out, not revoked by a reset) and its user exists and is active; or one of the
+// original service's access tokens (verifyLegacy). Every refusal is ErrTokenInvalid.
 func (s *Service) Verify(ctx context.Context, raw string) error {
+	if s.isLegacyToken(raw) {
+		_, err := s.verifyLegacy(ctx, raw)
+		return err
+	}
 	_, err := s.Authenticate(ctx, raw)
 	return err
 }
 
-// Logout revokes the sign-in that a refresh token (used or not) belongs to. A token that is
-// invalid, expired or already revoked is ErrTokenInvalid.
+// Logout revokes the sign-in that a refresh token (used or not) belongs to, or uses up one of
+// the original service's (logoutLegacy). A token that is invalid, expired or already revoked is
+// ErrTokenInvalid.
 func (s *Service) Logout(ctx context.Context, raw string) error {
+	if s.isLegacyToken(raw) {
+		return s.logoutLegacy(ctx, raw)
+	}
 	c, err := s.tokens.parse(raw, TypeRefresh)
 	if err != nil {
 		return err

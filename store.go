@@ -115,6 +115,22 @@ type Store interface {
 	// credentials changed.
 	FinishMFAChallenge(ctx context.Context, tokenHash []byte, now time.Time, s Session, first RefreshToken) error
 
+	// UserByLegacyID returns the imported user whose primary key in the original service was
+	// legacyID, or ErrNotFound.
+	UserByLegacyID(ctx context.Context, legacyID string) (User, error)
+	// LegacyRefreshState returns what is known of the original's refresh token jti: whether it
+	// was used, the sign-in it became and that sign-in's first refresh token, and whether the
+	// original blacklisted it. A token never recorded has the zero state, not an error.
+	LegacyRefreshState(ctx context.Context, jti string) (LegacyRefreshState, error)
+	// UseLegacyRefresh records the token used at use.UsedAt and stores the sign-in s it became,
+	// with its first refresh token, as CreateSession does, in one transaction. ErrConflict when
+	// the token was used or blacklisted (of racing uses one wins), was recorded for another
+	// user, or the user changed as for CreateSession.
+	UseLegacyRefresh(ctx context.Context, use LegacyUse, s Session, first RefreshToken) error
+	// RevokeLegacyRefresh records the token used at use.UsedAt with no sign-in (a logout);
+	// ErrConflict when it was used already, blacklisted or recorded for another user.
+	RevokeLegacyRefresh(ctx context.Context, use LegacyUse) error
+
 	// SigningKeys returns every kept signing key, newest generation first.
 	SigningKeys(ctx context.Context) ([]StoredKey, error)
 	// AddSigningKey stores k unless a key of its generation exists (another instance won).
@@ -149,6 +165,9 @@ type Limiter interface {
 	Hit(ctx context.Context, key string, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error)
 	// Count returns the events counted for key in its current window and when the window ends.
 	Count(ctx context.Context, key string, window time.Duration) (n int, retryAfter time.Duration, err error)
+	// Unhit takes back one event counted for key in its open window (a correct password that
+	// was counted before it was judged), never below zero.
+	Unhit(ctx context.Context, key string) error
 	// Reset forgets key.
 	Reset(ctx context.Context, key string) error
 }

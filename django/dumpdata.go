@@ -88,13 +88,16 @@ func (r *Reader) Next() (Record, error) {
 	// The decoder and the buffer read ahead at most their sizes, so the bound is per record give
 	// or take that.
 	r.lim.read = 0
-	var raw struct {
+	var raw *struct {
 		Model  string                     `json:"model"`
 		PK     json.RawMessage            `json:"pk"`
 		Fields map[string]json.RawMessage `json:"fields"`
 	}
 	if err := r.dec.Decode(&raw); err != nil {
 		return Record{}, fmt.Errorf("record at byte %d: %w", r.dec.InputOffset(), eofIsUnexpected(err))
+	}
+	if raw == nil { // null: decoding it into a struct would make an empty record of it
+		return Record{}, fmt.Errorf("record at byte %d: null, not an object", r.dec.InputOffset())
 	}
 	pk, err := text(raw.PK)
 	if err != nil {

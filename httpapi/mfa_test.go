@@ -289,8 +289,9 @@ func checkEnrolment(t *testing.T, r response, issuer, email string) string {
 	if q.Encode() != wantQuery.Encode() {
 		t.Fatalf("otpauth_url query %v, want %v", q, wantQuery)
 	}
-	if !strings.Contains(link, "issuer="+url.QueryEscape(issuer)+"&") {
-		t.Fatalf("otpauth_url %q: the issuer is not URL-escaped", link)
+	// RFC 3986's escaping, a space as %20: authenticator apps show form encoding's "+" as it is.
+	if !strings.Contains(link, "issuer="+strings.ReplaceAll(url.QueryEscape(issuer), "+", "%20")+"&") {
+		t.Fatalf("otpauth_url %q: the issuer is not URL-escaped with %%20 for a space", link)
 	}
 	// An authenticator's library reads it back.
 	key, err := otp.NewKeyFromURL(link)
@@ -749,4 +750,76 @@ func TestHostileTextInTwoFactorFields(t *testing.T) {
 	// None of it turned anything off or used up a code.
 	e.wantMFA(m.on, true, 9)
 	e.wantMFA(m.pending, false, 0)
+}
+
+// With the failed sign-in limit on, the same right password and code sent 20 times at once
+// still give exactly one pair, and leave the account usable: a correct password is uncounted,
+// and the winner's code clears the count (found by the outside review: each request counted
+// twice, 40 counts against 10, no pair and a locked account).
+func TestSameCodeAtOnceWithTheLimitOn(t *testing.T) {
+	e := newEnv(t, cheapHash, func(e *env) { e.cfg.LoginFailureLimit = 10 })
+	a := e.enrol("limited@example.com")
+	code := e.codeAt(a.secret, 0)
+	throttled := `{"detail":"Request was throttled. Expected available in 900 seconds."}`
+	sameCodeAtOnce(t, func(int) response {
+		return e.post("/auth/token/", obj{"email": a.email, "password": testPassword, "otp": code})
+	}, badCode, throttled)
+	e.nextStep()
+	e.wantPair(e.finishMFA(e.mfaToken(a.email), e.codeAt(a.secret, 0)), "pwd", "otp", "mfa")
+}
+
+// Nine failures leave the owner's tenth attempt, with the right password, judged: the right
+// password is uncounted with two-factor on too.
+func TestNineFailuresThenTheOwnerWithTOTP(t *testing.T) {
+	e := newEnv(t, func(e *env) { e.cfg.LoginFailureLimit = 10 })
+	a := e.enrol("owner@example.com")
+	for range 9 {
+		want(t, e.post("/auth/token/", obj{"email": a.email, "password": "wrong password"}), 401,
+			`{"detail":"No active account found with the given credentials"}`)
+	}
+	e.wantPair(e.post("/auth/token/", obj{"email": a.email, "password": testPassword, "otp": e.codeAt(a.secret, 0)}), "pwd", "otp", "mfa")
+	// The success cleared the count: nine more failures and the password alone still get through.
+	for range 9 {
+		e.post("/auth/token/", obj{"email": a.email, "password": "wrong password"})
+	}
+	wantMFARequired(t, e.post("/auth/token/", obj{"email": a.email, "password": testPassword}))
+}
+
+// Wrong codes at the enrolment's confirmation count as failed sign-ins, as everywhere a code is
+// judged (found by the outside review: a stolen access token could guess them without end).
+func TestWrongConfirmationCodesCount(t *testing.T) {
+	e := newEnv(t, func(e *env) { e.cfg.LoginFailureLimit = 10 })
+	e.register("confirm@example.com")
+	access, _ := e.login("confirm@example.com", testPassword)
+	r := e.authed("POST", "/auth/mfa/totp/", access, obj{"password": testPassword})
+	secret := r.str("secret")
+	locked := false
+	for range 12 {
+		r := e.authed("POST", "/auth/mfa/totp/confirm/", access, obj{"otp": e.wrongCode(secret)})
+		if r.status == 429 {
+			locked = true
+			break
+		}
+		want(t, r, 400, badCode)
+	}
+	if !locked {
+		t.Fatal("12 wrong confirmation codes, no 429")
+	}
+	if r := e.post("/auth/token/", obj{"email": "confirm@example.com", "password": testPassword}); r.status != 429 {
+		e.failf(r, "sign-in after 10 wrong confirmation codes: want 429")
+	}
+}
+
+// A password change made from a two-factor sign-in starts one described as such.
+func TestPasswordChangeKeepsTheSecondFactor(t *testing.T) {
+	e := newEnv(t)
+	a := e.enrol("change2fa@example.com")
+	access := e.wantPair(e.finishMFA(e.mfaToken(a.email), e.codeAt(a.secret, 0)), "pwd", "otp", "mfa")
+	r := e.authed("POST", "/auth/password/change/", access, obj{"old_password": testPassword, "new_password": "another long secret 42"})
+	if r.status != 200 {
+		e.failf(r, "password change")
+	}
+	if got := tokenAMR(t, r.str("access")); !slices.Equal(got, []string{"pwd", "otp", "mfa"}) {
+		t.Fatalf("amr after the change %q, want pwd otp mfa", got)
+	}
 }

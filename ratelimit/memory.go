@@ -65,6 +65,17 @@ func (m *Memory) Count(_ context.Context, key string, length time.Duration) (int
 	return w.count, w.ends.Sub(now), nil
 }
 
+// Unhit takes back one event of key's open window.
+func (m *Memory) Unhit(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if w, ok := m.windows[key]; ok && w.count > 0 && m.now().Before(w.ends) {
+		w.count--
+		m.windows[key] = w
+	}
+	return nil
+}
+
 // Reset forgets key.
 func (m *Memory) Reset(_ context.Context, key string) error {
 	m.mu.Lock()

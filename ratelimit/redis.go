@@ -138,6 +138,21 @@ func (r *Redis) Count(ctx context.Context, key string, window time.Duration) (in
 	return n, ttl, nil
 }
 
+// unhitScript takes back one event, never below zero, leaving the window's expiry as it is.
+var unhitScript = redis.NewScript(`
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then n = redis.call('DECR', KEYS[1]) end
+return {n, redis.call('PTTL', KEYS[1])}
+`)
+
+// Unhit takes back one event of key, in Redis, or in memory while Redis is down.
+func (r *Redis) Unhit(ctx context.Context, key string) error {
+	if _, _, err := r.run(ctx, unhitScript, key); err != nil {
+		return r.fallback.Unhit(ctx, key)
+	}
+	return nil
+}
+
 // Reset forgets key, in Redis and in memory.
 func (r *Redis) Reset(ctx context.Context, key string) error {
 	r.fallback.Reset(ctx, key)

@@ -48,7 +48,8 @@ func (s *Store) ImportUsers(ctx context.Context, users []auth.User, legacyIDs []
 
 func (s *Store) importUser(ctx context.Context, tx *sql.Tx, u auth.User, legacyID string) (auth.ImportOutcome, error) {
 	var id string
-	err := s.row(ctx, tx, "userIDByEmailKey", auth.EmailKey(u.Email)).Scan(&id)
+	var existing sql.NullString
+	err := s.row(ctx, tx, "userIDByEmailKey", auth.EmailKey(u.Email)).Scan(&id, &existing)
 	if errors.Is(err, sql.ErrNoRows) {
 		if err := s.insertUser(ctx, tx, u); err != nil {
 			return auth.ImportOutcome{}, err
@@ -58,6 +59,12 @@ func (s *Store) importUser(ctx context.Context, tx *sql.Tx, u auth.User, legacyI
 	}
 	if err != nil {
 		return auth.ImportOutcome{}, err
+	}
+	// An account imported from another record of the original: the same email twice in one dump
+	// (in different batches), or a user the original deleted and made again. Neither is an
+	// update of the first; the operator decides.
+	if existing.Valid && existing.String != legacyID {
+		return auth.ImportOutcome{Skipped: auth.SkipEmailTaken}, nil
 	}
 	_, err = s.exec(ctx, tx, "updateImportedUser", u.FirstName, u.LastName, u.Address, u.Phone, boolInt(u.Active),
 		boolInt(u.EmailVerified), legacyID, u.PasswordHash, id)

@@ -97,3 +97,14 @@ func (l *Limiter) Count(ctx context.Context, key string, _ time.Duration) (int, 
 
 // Reset forgets key.
 func (l *Limiter) Reset(ctx context.Context, key string) error { return l.store.ClearHits(ctx, key) }
+
+// Unhit takes back one event of key's open window.
+func (l *Limiter) Unhit(ctx context.Context, key string) error {
+	return l.store.Unhit(ctx, key, l.clock())
+}
+
+// Unhit takes back one event counted for key in its window open at now, never below zero.
+func (s *Store) Unhit(ctx context.Context, key string, now time.Time) error {
+	_, err := s.exec(ctx, nil, "unhit", limitKey(key), micros(now))
+	return s.wrap(err)
+}

@@ -30,7 +30,7 @@ var queries = map[string]string{
 	// Importing the original's accounts. A re-import updates what the original holds, but never
 	// a password this service has taken over (re-hashed to its Argon2id, or changed here), and
 	// never un-verifies an email.
-	"userIDByEmailKey": `SELECT id FROM users WHERE email_key = ?`,
+	"userIDByEmailKey": `SELECT id, legacy_id FROM users WHERE email_key = ?`,
 	"userIDByLegacyID": `SELECT id FROM users WHERE legacy_id = ?`,
 	"setLegacyID":      `UPDATE users SET legacy_id = ? WHERE id = ?`,
 	"updateImportedUser": `UPDATE users SET first_name = ?, last_name = ?, address = ?, phone = COALESCE(NULLIF(?, ''), phone),
@@ -129,6 +129,7 @@ var queries = map[string]string{
 		RETURNING hits, window_ends`,
 	"hits":      `SELECT hits, window_ends FROM limits WHERE key_hash = ? AND window_ends > ?`,
 	"clearHits": `DELETE FROM limits WHERE key_hash = ?`,
+	"unhit":     `UPDATE limits SET hits = hits - 1 WHERE key_hash = ? AND window_ends > ? AND hits > 0`,
 
 	"insertOutbox": `INSERT INTO outbox (payload, created_at, next_attempt_at, code_id, user_id) VALUES (?, ?, ?, ?, ?)`,
 	// A claim leases due rows so that concurrent senders (other instances) skip them; a sender
@@ -190,6 +191,25 @@ var queries = map[string]string{
 	// The outer condition is checked again on a row that a hit renewed meanwhile, which stays.
 	"purgeLimits": `DELETE FROM limits WHERE key_hash IN (SELECT key_hash FROM limits WHERE window_ends <= ? LIMIT ?)
 		AND window_ends <= ?`,
+
+	// The original service's tokens (legacy.go). A legacy refresh token is used once: the
+	// conditional upsert matches only a token that is unused and not blacklisted, so of racing
+	// requests one wins, and a token the dump did not record gets its row on first use.
+	"userByLegacyID": `SELECT ` + userColumns + ` FROM users WHERE legacy_id = ?`,
+	"legacyRefreshState": `SELECT t.legacy_user_id, t.used_at, COALESCE(t.session_id, ''),
+		n.jti, n.session_id, n.user_id, n.key_id, n.issued_at, n.expires_at, n.used_at,
+		s.id, s.revoked_at,
+		EXISTS (SELECT 1 FROM legacy_blacklist b WHERE b.outstanding_pk = t.outstanding_pk)
+		FROM legacy_tokens t
+		LEFT JOIN refresh_tokens n ON n.jti = t.successor_jti
+		LEFT JOIN sessions s ON s.id = t.session_id
+		WHERE t.jti = ?`,
+	"useLegacyRefresh": `INSERT INTO legacy_tokens (jti, legacy_user_id, expires_at, used_at, session_id, successor_jti)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (jti) DO UPDATE SET used_at = excluded.used_at, session_id = excluded.session_id,
+		successor_jti = excluded.successor_jti
+		WHERE legacy_tokens.used_at IS NULL AND legacy_tokens.legacy_user_id = excluded.legacy_user_id
+		AND NOT EXISTS (SELECT 1 FROM legacy_blacklist b WHERE b.outstanding_pk = legacy_tokens.outstanding_pk)`,
 }
 
 const userColumns = `id, first_name, last_name, address, email, COALESCE(phone, ''), email_verified, is_active,

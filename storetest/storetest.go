@@ -5,6 +5,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,9 @@ import (
 // Store is what the suite drives: the domain's store and the mail sender's outbox.
 type Store interface {
 	auth.Store
+	auth.ImportStore
+	// DB is the database, for the few checks no method of the store reads.
+	DB() *sql.DB
 	Seed(ctx context.Context, users, tokens int, progress io.Writer) error
 	ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]auth.OutboxItem, error)
 	MarkSent(ctx context.Context, id int64, now time.Time) error
@@ -30,6 +34,7 @@ type Store interface {
 	AddHit(ctx context.Context, key string, window time.Duration, now time.Time) (int, time.Time, error)
 	Hits(ctx context.Context, key string, now time.Time) (int, time.Time, error)
 	ClearHits(ctx context.Context, key string) error
+	Unhit(ctx context.Context, key string, now time.Time) error
 }
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)
@@ -59,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		"limits":                            testLimits,
 		"limits at once":                    testLimitsAtOnce,
 		"purge limits":                      testPurgeLimits,
+		"unhit":                             testUnhit,
 		"profile":                           testProfile,
 		"update profile":                    testUpdateProfile,
 		"update profile race":               testUpdateProfileRace,
@@ -73,6 +79,15 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		"mfa challenges":                    testMFAChallenges,
 		"purge mfa challenges":              testPurgeChallenges,
 		"delete user removes two-factor":    testDeleteUserRemovesTwoFactor,
+		"legacy tokens":                     testLegacyTokens,
+		"legacy needs current credentials":  testLegacyNeedsCurrentCredentials,
+		"legacy race":                       testLegacyRace,
+		"import users":                      testImportUsers,
+		"import skips":                      testImportSkips,
+		"import dry run":                    testImportDryRun,
+		"import social":                     testImportSocial,
+		"import tokens":                     testImportTokens,
+		"rekey social":                      testRekeySocial,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open(t)) })
@@ -836,4 +851,26 @@ func testPurgeLimits(t *testing.T, s Store) {
 	}
 	// A purged key starts afresh.
 	mustHit(t, s, "ended0", time.Minute, t0.Add(2*time.Minute), 1, t0.Add(3*time.Minute))
+}
+
+// An unhit takes back one event of the open window, never below zero, and leaves its end alone;
+// an ended window is not revived.
+func testUnhit(t *testing.T, s Store) {
+	const window = 15 * time.Minute
+	key := "login-failures:unhit@x.io"
+	mustHit(t, s, key, window, t0, 1, t0.Add(window))
+	mustHit(t, s, key, window, t0, 2, t0.Add(window))
+	for range 3 {
+		if err := s.Unhit(ctx, key, t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, ends, err := s.Hits(ctx, key, t0.Add(time.Minute)); err != nil || n != 0 || !ends.Equal(t0.Add(window)) {
+		t.Fatalf("after three unhits of two: %d, t0+%v, %v; want 0 and the same end", n, ends.Sub(t0), err)
+	}
+	mustHit(t, s, key, window, t0.Add(2*time.Minute), 1, t0.Add(window))
+	if err := s.Unhit(ctx, key, t0.Add(window)); err != nil {
+		t.Fatal(err)
+	}
+	mustHit(t, s, key, window, t0.Add(window), 1, t0.Add(2*window))
 }

@@ -164,6 +164,18 @@ func settings() []setting {
 			c.MasterKey = key
 			return err
 		}},
+		{"AUTH_LEGACY_JWT_SECRET", "", "the original Django service's simplejwt signing key (its SECRET_KEY by default): its refresh and access tokens are honoured for imported users; unset: they are not (set it in the environment, not as a flag)", func(v string, c *config) error {
+			c.LegacyJWTSecret = nil
+			if v != "" {
+				c.LegacyJWTSecret = []byte(v)
+			}
+			return nil
+		}},
+		{"AUTH_LEGACY_JWT_UNTIL", "", "the original service's tokens are refused from then on: a date (2027-03-01, midnight UTC) or an RFC 3339 time; unset: no end", func(v string, c *config) error {
+			t, err := parseUntil(v)
+			c.LegacyJWTUntil = t
+			return err
+		}},
 		{"AUTH_KEY_RELOAD_INTERVAL", "1m", "how often each instance picks up signing keys added by authd keys rotate", durationInto(func(c *config) *time.Duration { return &c.KeyReloadInterval }, false)},
 		{"AUTH_READ_HEADER_TIMEOUT", "5s", "a client must send its request headers within this", durationInto(func(c *config) *time.Duration { return &c.ReadHeaderTimeout }, false)},
 		{"AUTH_READ_TIMEOUT", "15s", "a client must send its whole request within this", durationInto(func(c *config) *time.Duration { return &c.ReadTimeout }, false)},
@@ -191,6 +203,8 @@ func flagName(env string) string {
 type environment struct {
 	get  func(string) string
 	list func() []string
+	// stdin is standard input, os.Stdin when nil (a test gives its own).
+	stdin io.Reader
 }
 
 // loadConfig reads the server's command line: every setting from its flag, then the environment,
@@ -356,6 +370,20 @@ func parseMasterKey(v string) ([]byte, error) {
 		return key, nil
 	}
 	return nil, errors.New(want + ": not base64")
+}
+
+// parseUntil reads a moment given as a date (midnight UTC) or an RFC 3339 time; "" is none.
+func parseUntil(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("want a date such as 2027-03-01 or an RFC 3339 time such as 2027-03-01T00:00:00Z, got %q", v)
 }
 
 func durationInto(field func(*config) *time.Duration, zeroOK bool) func(string, *config) error {

@@ -64,7 +64,7 @@ phone numbers.
 	if err != nil {
 		return err
 	}
-	in, size, err := openDump(fs.Arg(0))
+	in, size, err := openDump(fs.Arg(0), env.stdin)
 	if err != nil {
 		return err
 	}
@@ -90,9 +90,13 @@ phone numbers.
 	return nil
 }
 
-func openDump(name string) (io.ReadCloser, int64, error) {
+// openDump opens the dump named on the command line; "-" is stdin (os.Stdin when nil).
+func openDump(name string, stdin io.Reader) (io.ReadCloser, int64, error) {
 	if name == "-" {
-		return io.NopCloser(os.Stdin), 0, nil
+		if stdin == nil {
+			stdin = os.Stdin
+		}
+		return io.NopCloser(stdin), 0, nil
 	}
 	f, err := os.Open(name)
 	if err != nil {
@@ -194,8 +198,8 @@ func (im *importer) add(rec django.Record, userModel string) error {
 	switch {
 	case django.IsUser(rec, userModel):
 		u, err := django.User(rec)
-		if err != nil {
-			im.skip(rec, err.Error())
+		if err != nil { // reported as the users skipped by the rules are
+			fmt.Fprintf(im.report, "skipped user pk=%s: %s\n", rec.PK, err)
 			im.users.skipped++
 			return nil
 		}

@@ -473,6 +473,14 @@ func testImportFromDjango(t *testing.T, dbURL string, openStoreDB func() *sql.DB
 		t.Fatalf("authd import django, after sign-ins: %v\n%s%s", err, out, errOut)
 	}
 	checkReport(t, "third import", out, f, 0, len(imported), 0)
+	// The email-keyed Google link was re-keyed to Google's subject by the sign-in: the import
+	// does not bring it back beside the subject's.
+	if owner := linkOwner(strings.ToLower(byMail.GoogleUID)); owner != "" {
+		t.Errorf("a third import re-added the Google link keyed by email (%s), which the first Google sign-in had re-keyed to subject %s", strings.ToLower(byMail.GoogleUID), newSub)
+	}
+	if n := count(db, "social_accounts"); n != 2 {
+		t.Errorf("%d social links after a third import, want the two Google ones", n)
+	}
 	for email, before := range rehashed {
 		if _, hash := hashOf(email); hash != before {
 			t.Errorf("%s: a third import replaced the re-hashed password with %.24q", email, hash)

@@ -225,9 +225,16 @@ func checkOTPField(code string, found ValidationError) error {
 // ValidationError on "otp" and counts as a failed sign-in of u's email (past the limit, a
 // *ThrottledError before it is judged); a right one clears the count.
 func (s *Service) useSecondFactor(ctx context.Context, u User, code string) error {
+	return s.judgeSecondFactor(ctx, u, code, false)
+}
+
+// judgeSecondFactor is useSecondFactor for a request that may have been counted already.
+func (s *Service) judgeSecondFactor(ctx context.Context, u User, code string, counted bool) error {
 	key := EmailKey(u.Email)
-	if err := s.countLoginAttempt(ctx, key); err != nil {
-		return err
+	if !counted {
+		if err := s.countLoginAttempt(ctx, key); err != nil {
+			return err
+		}
 	}
 	ok, err := s.acceptSecondFactor(ctx, u, code)
 	if err != nil {
@@ -398,8 +405,9 @@ func (s *Service) FinishMFA(ctx context.Context, token, code string, found Valid
 
 // secondStep finishes a first factor of u (first), proven at start: without two-factor sign-in
 // it starts the sign-in; with it, it needs code (nil: a challenge, *MFARequiredError) and starts
-// a sign-in described by both.
-func (s *Service) secondStep(ctx context.Context, u User, start time.Time, first []string, code *string) (TokenPair, error) {
+// a sign-in described by both. counted says the request was counted as a sign-in attempt
+// already (a password checked with the code), so the code is judged under that count.
+func (s *Service) secondStep(ctx context.Context, u User, start time.Time, first []string, code *string, counted bool) (TokenPair, error) {
 	if !u.TOTPEnabled {
 		return s.startSession(ctx, u, start, first)
 	}
@@ -409,7 +417,7 @@ func (s *Service) secondStep(ctx context.Context, u User, start time.Time, first
 	if err := checkOTPField(*code, nil); err != nil {
 		return TokenPair{}, err
 	}
-	if err := s.useSecondFactor(ctx, u, *code); err != nil {
+	if err := s.judgeSecondFactor(ctx, u, *code, counted); err != nil {
 		return TokenPair{}, err
 	}
 	return s.startSession(ctx, u, start, amrWithOTP(first))

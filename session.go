@@ -103,11 +103,13 @@ func (s *Service) Login(ctx context.Context, email, password string, phone, otp 
 	}
 	// A correct password is uncounted. With two-factor sign-in on it is not yet a success: the
 	// count of failures stands until a code is right (useSecondFactor clears it), so that wrong
-	// codes add up to the lockout however often the password is given again.
-	if u.TOTPEnabled {
-		s.uncountLoginAttempt(ctx, key)
-	} else {
+	// codes add up to the lockout however often the password is given again. A code sent with
+	// the password is judged under this attempt's count, not counted again.
+	switch {
+	case !u.TOTPEnabled:
 		s.clearLoginFailures(ctx, key)
+	case otp == nil:
+		s.uncountLoginAttempt(ctx, key)
 	}
 	if s.cfg.EmailVerification == VerificationRequired && !u.EmailVerified {
 		s.event(ctx, slog.LevelInfo, "sign-in refused: email not verified", "login_unverified", "user_id", u.ID)
@@ -116,7 +118,7 @@ func (s *Service) Login(ctx context.Context, email, password string, phone, otp 
 	if rehash {
 		s.upgradeHash(ctx, u, password)
 	}
-	pair, err := s.secondStep(ctx, u, start, amrPassword, otp)
+	pair, err := s.secondStep(ctx, u, start, amrPassword, otp, true)
 	if errors.Is(err, ErrConflict) {
 		// The password was reset (or the account disabled) while it was being checked.
 		return TokenPair{}, ErrInvalidCredentials

@@ -94,7 +94,7 @@ func (s *Service) SignInWithProvider(ctx context.Context, provider, credential s
 			if !u.Active {
 				return TokenPair{}, false, ErrInvalidCredentials
 			}
-			pair, err := s.secondStep(ctx, u, s.now(), amrGoogle, otp)
+			pair, err := s.secondStep(ctx, u, s.now(), amrGoogle, otp, false)
 			if errors.Is(err, ErrConflict) {
 				continue
 			}

@@ -281,12 +281,13 @@ func testImportFromDjango(t *testing.T, dbURL string, openStoreDB func() *sql.DB
 			t.Errorf("skipped %s (%s) is in the users table (%d rows, %v)", u.Email, u.PK, n, err)
 		}
 	}
-	// The twins: the second's password did not overwrite the first's.
+	// Of the twins, the first was imported (that the second did not replace its password is checked
+	// by signing in below).
 	if _, hash := hashOf("twin@example.com"); hash == "" {
 		t.Error("twin@example.com was not imported")
 	}
 
-	// The server, honouring the original's tokens; a fake Google for the Google user.
+	// The server, honouring the original's tokens; a fake Google for the Google users.
 	google := authtest.StartGoogle(t, "authd-django.apps.googleusercontent.com", time.Now)
 	s := startAuthd(t, map[string]string{
 		"AUTH_DATABASE_URL": dbURL, "AUTH_LEGACY_JWT_SECRET": f.SecretKey,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	auth "github.com/authd/authd"
@@ -84,6 +85,18 @@ func (s *Store) ImportSocial(ctx context.Context, links []auth.ImportedSocial, a
 			}
 			if err != nil {
 				return err
+			}
+			// A link keyed by email is re-keyed to the provider's subject at the first sign-in
+			// (auth's adoptEmailLink): an account linked for the provider already has it.
+			if strings.Contains(l.UID, "@") {
+				var linked int
+				if err := s.row(ctx, tx, "providerLinks", userID, l.Provider).Scan(&linked); err != nil {
+					return err
+				}
+				if linked > 0 {
+					out[i].Updated = true
+					continue
+				}
 			}
 			// The original linked it: it counts as proven, so that proving the email here later
 			// does not remove it.

@@ -39,8 +39,9 @@ var queries = map[string]string{
 		WHERE id = ?`,
 	"importSocial": `INSERT INTO social_accounts (provider, subject, user_id, created_at, email_verified) VALUES (?, ?, ?, ?, 1)
 		ON CONFLICT (provider, subject) DO NOTHING`,
-	"rekeySocial": `UPDATE social_accounts SET subject = ? WHERE provider = ? AND subject = ?`,
-	"socialOwner": `SELECT user_id FROM social_accounts WHERE provider = ? AND subject = ?`,
+	"rekeySocial":   `UPDATE social_accounts SET subject = ? WHERE provider = ? AND subject = ?`,
+	"providerLinks": `SELECT COUNT(*) FROM social_accounts WHERE user_id = ? AND provider = ?`,
+	"socialOwner":   `SELECT user_id FROM social_accounts WHERE provider = ? AND subject = ?`,
 	"importLegacyToken": `INSERT INTO legacy_tokens (jti, outstanding_pk, legacy_user_id, expires_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (jti) DO UPDATE SET outstanding_pk = excluded.outstanding_pk`,
 	"importBlacklisting": `INSERT INTO legacy_blacklist (outstanding_pk, blacklisted_at) VALUES (?, ?) ON CONFLICT DO NOTHING`,

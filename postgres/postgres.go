@@ -44,6 +44,7 @@ var dialect = sqlstore.Dialect{
 	SkipLocked: "FOR UPDATE SKIP LOCKED",
 	ForShare:   "FOR SHARE",
 	LockEmail:  "SELECT pg_advisory_xact_lock(hashtext(?))",
+	Queries:    queries,
 	UniqueViolation: func(err error) string {
 		var pg *pgconn.PgError
 		if errors.As(err, &pg) && pg.Code == "23505" {

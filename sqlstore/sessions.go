@@ -14,11 +14,26 @@ const sessionExpirySlack = time.Hour
 
 // CreateSession stores a sign-in and its first refresh token in one transaction, if the user is
 // active and its credentials are still those the sign-in checked; otherwise auth.ErrConflict.
+// Where the dialect has it as one statement (PostgreSQL), that runs alone: one round trip.
 func (s *Store) CreateSession(ctx context.Context, sess auth.Session, first auth.RefreshToken) error {
+	if _, ok := s.stmt["createSession"]; ok {
+		return s.wrap(s.createSession(ctx, nil, sess, first))
+	}
 	return s.inTx(ctx, func(tx *sql.Tx) error { return s.createSession(ctx, tx, sess, first) })
 }
 
+// createSession stores the sign-in and its first token in tx (nil only with the one statement),
+// as one statement where the dialect has it.
 func (s *Store) createSession(ctx context.Context, tx *sql.Tx, sess auth.Session, first auth.RefreshToken) error {
+	if _, ok := s.stmt["createSession"]; ok {
+		n, err := s.exec(ctx, tx, "createSession", sess.ID, micros(sess.CreatedAt), micros(first.ExpiresAt),
+			strings.Join(sess.AMR, ","), sess.IP, sess.UserAgent, sess.UserID, micros(sess.PasswordChangedAt),
+			first.JTI, first.SessionID, first.UserID, first.KeyID, micros(first.IssuedAt), micros(first.ExpiresAt))
+		if err == nil && n == 0 {
+			err = auth.ErrConflict
+		}
+		return err
+	}
 	n, err := s.exec(ctx, tx, "insertSession", sess.ID, micros(sess.CreatedAt), micros(first.ExpiresAt), micros(first.ExpiresAt),
 		strings.Join(sess.AMR, ","), sess.IP, sess.UserAgent, sess.UserID, micros(sess.PasswordChangedAt))
 	if err != nil {
@@ -64,10 +79,19 @@ func (s *Store) RefreshState(ctx context.Context, jti string) (auth.RefreshState
 
 // RotateRefresh uses jti and stores next as its successor, or returns auth.ErrConflict when
 // jti was already used or its session revoked. With group commit (SQLite), it shares a
-// transaction with the rotations queued at the same time.
+// transaction with the rotations queued at the same time. Where the dialect has the rotation as
+// one statement (PostgreSQL), it runs as that alone, outside a transaction: one round trip.
 func (s *Store) RotateRefresh(ctx context.Context, jti string, next auth.RefreshToken, now time.Time) error {
 	if s.rotations != nil {
 		return s.queueRotation(ctx, jti, next, now)
+	}
+	if _, ok := s.stmt["rotateRefresh"]; ok {
+		n, err := s.exec(ctx, nil, "rotateRefresh", micros(now), next.JTI, jti, next.SessionID, next.UserID, next.KeyID,
+			micros(next.IssuedAt), micros(next.ExpiresAt), micros(next.ExpiresAt.Add(sessionExpirySlack)))
+		if err == nil && n == 0 {
+			err = auth.ErrConflict
+		}
+		return s.wrap(err)
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error { return s.rotate(ctx, tx, jti, next, now) })
 }

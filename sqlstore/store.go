@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +38,11 @@ type Dialect struct {
 	// GroupCommit batches concurrent refresh rotations into one transaction (see rotations.go):
 	// for databases whose writers are serialised and commit one fsync at a time.
 	GroupCommit bool
+	// Queries are statements only this database runs, prepared with the shared ones (and
+	// replacing any of the same name). Where given, "rotateRefresh" and "createSession" make
+	// those writes one statement each instead of a transaction of several (see sessions.go for
+	// their arguments): PostgreSQL runs data-modifying CTEs, SQLite does not.
+	Queries map[string]string
 	// LockEmail, where set, serialises transactions about one email (the hourly code cap) across
 	// connections; SQLite's BEGIN IMMEDIATE already serialises every writer.
 	LockEmail string
@@ -68,7 +74,9 @@ var _ auth.Store = (*Store)(nil)
 // query once, so no request pays for parsing SQL.
 func newStore(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
 	s := &Store{db: db, d: d, stmt: map[string]*sql.Stmt{}}
-	for name, q := range queries {
+	all := maps.Clone(queries)
+	maps.Copy(all, d.Queries)
+	for name, q := range all {
 		st, err := db.PrepareContext(ctx, s.rebind(q))
 		if err != nil {
 			return nil, fmt.Errorf("prepare %s: %w", name, err)

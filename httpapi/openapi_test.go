@@ -193,7 +193,8 @@ func checkExchange(t testing.TB, method, path, contentType, body string, headers
 		MultiError:            true,
 		AuthenticationFunc: func(_ context.Context, in *openapi3filter.AuthenticationInput) error {
 			// The scheme is HTTP bearer: a request the document accepts carries one.
-			if f := strings.Fields(in.RequestValidationInput.Request.Header.Get("Authorization")); len(f) != 2 || !strings.EqualFold(f[0], "Bearer") {
+			f := strings.FieldsFunc(in.RequestValidationInput.Request.Header.Get("Authorization"), func(r rune) bool { return r == ' ' || r == '\t' })
+			if len(f) != 2 || !strings.EqualFold(f[0], "Bearer") {
 				return errors.New("no bearer token")
 			}
 			return nil

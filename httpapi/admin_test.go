@@ -19,7 +19,7 @@ const adminToken = "an-admin-token-of-at-least-32-characters"
 
 // admin serves the admin API of e's service on a listener of its own and returns an env whose
 // requests go there (e's own go to the public handler, as before).
-func (e *env) admin(opts ...func(*httpapi.AdminOptions)) *env {
+func (e *env) adminAPI(opts ...func(*httpapi.AdminOptions)) *env {
 	e.t.Helper()
 	o := httpapi.AdminOptions{Log: e.handlerLog(), Token: adminToken}
 	for _, f := range opts {
@@ -28,7 +28,7 @@ func (e *env) admin(opts ...func(*httpapi.AdminOptions)) *env {
 	srv := httptest.NewServer(httpapi.NewAdminHandler(e.svc, o))
 	e.t.Cleanup(srv.Close)
 	a := *e
-	a.url = srv.URL
+	a.url, a.admin = srv.URL, true
 	return &a
 }
 
@@ -52,7 +52,7 @@ func (e *env) adm(method, path string, body any) response {
 
 func TestAdminRefusesRequestsWithoutTheToken(t *testing.T) {
 	e := newEnv(t)
-	a := e.admin()
+	a := e.adminAPI()
 	for _, c := range []struct {
 		name, header, body string
 	}{
@@ -86,13 +86,13 @@ func TestAdminRefusesRequestsWithoutTheToken(t *testing.T) {
 	// The admin API is never on the public listener.
 	want(t, e.do("GET", "/admin/users", "", "", "Authorization", "Bearer "+adminToken), 404, `{"detail":"Not found."}`)
 	// A handler given no token refuses everything, the empty token included.
-	empty := e.admin(func(o *httpapi.AdminOptions) { o.Token = "" })
+	empty := e.adminAPI(func(o *httpapi.AdminOptions) { o.Token = "" })
 	want(t, empty.do("GET", "/admin/users", "", "", "Authorization", "Bearer "), 401, `{"detail":"Authentication credentials were not provided."}`)
 }
 
 func TestAdminUsers(t *testing.T) {
 	e := newEnv(t, func(e *env) { e.cfg.LoginFailureLimit = 3 })
-	a := e.admin()
+	a := e.adminAPI()
 
 	// Created as registration creates, with its rules.
 	r := a.adm("POST", "/admin/users", obj{"first_name": "Ada"})
@@ -201,7 +201,7 @@ func TestAdminUsers(t *testing.T) {
 
 func TestAdminUserListPagesAndSearches(t *testing.T) {
 	e := newEnv(t, func(e *env) { e.hasher = cheapHasher() })
-	a := e.admin()
+	a := e.adminAPI()
 	for _, q := range []struct{ query, body string }{
 		{"limit=0", `{"limit":["Ensure this value is greater than or equal to 1."]}`},
 		{"limit=101", `{"limit":["Ensure this value is less than or equal to 100."]}`},

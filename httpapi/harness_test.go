@@ -47,6 +47,9 @@ type env struct {
 	handler http.Handler
 	google  *authtest.FakeGoogle
 	gcfg    google.Config
+	// admin: requests go to the admin listener, which openapi.json (the public API) does not
+	// describe.
+	admin bool
 	// mailByHand: no sender runs in the background; the test sends what is due with
 	// e.sender.Drain, so it knows when every attempt is over without waiting on the outbox.
 	mailByHand bool
@@ -210,6 +213,13 @@ func (e *env) do(method, path, contentType, body string, headers ...string) resp
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
 	r := response{status: res.StatusCode, header: res.Header, raw: string(raw)}
+	// Every exchange is also a test of openapi.json (openapi_test.go); benchmarks measure the
+	// server, not the checker.
+	if _, bench := e.t.(*testing.B); !bench && !e.admin {
+		if err := checkExchange(e.t, method, path, contentType, body, headers, res.StatusCode, res.Header, raw); err != nil {
+			e.t.Errorf("%s %s: %v", method, path, err)
+		}
+	}
 	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
 		e.t.Errorf("%s %s: Content-Type %q, want application/json", method, path, ct)
 	}

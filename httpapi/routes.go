@@ -39,6 +39,9 @@ func addRoutes(mux *http.ServeMux, svc *auth.Service, log *slog.Logger, checks m
 	get(mux, "/livez", handleLive())
 	get(mux, "/readyz", handleReady(svc, log, checks))
 	get(mux, "/healthz", handleHealth(svc, log, checks, version))
+	get(mux, "/openapi.json", handleOpenAPI())
+	get(mux, "/docs", handleDocs())
+	get(mux, "/docs/redoc.standalone.js", handleDocsScript())
 	mux.Handle("/", http.HandlerFunc(notFound))
 }
 

@@ -57,6 +57,7 @@ type ImportOutcome struct {
 	Added   bool
 	Updated bool
 	Skipped string // why it was skipped; "" when it was not
+	Note    string // what an operator should know of a record imported (NoteNoPassword)
 }
 
 // ImportStore is what the importer needs of a store, beside the Store.
@@ -87,6 +88,9 @@ const (
 	SkipNoUser       = "no imported user has this primary key"
 	SkipSocialTaken  = "identity linked to another account"
 	SkipProvider     = "provider is not google-oauth2"
+	NoteNoPassword   = "imported without a usable password: its hash is in no encoding authd reads, or has parameters past its limits (a reset sets one)"
+	SkipNativeEmail  = "email belongs to an account made here, not imported"
+	SkipBadToken     = "unusable jti, user or pk"
 )
 
 // PrepareImport judges an imported user by this service's rules and returns the account it
@@ -115,8 +119,11 @@ func (s *Service) PrepareImport(r ImportedUser) (User, string) {
 		}
 	}
 	hash := r.PasswordHash
-	if strings.HasPrefix(hash, "!") || !utf8.ValidString(hash) || strings.ContainsRune(hash, 0) || len(hash) > 1024 {
+	switch {
+	case hash == "" || strings.HasPrefix(hash, "!"):
 		hash = "" // Django's unusable password: none here either
+	case !UsableDjangoHash(hash):
+		hash = "" // checked by nothing: the account has no usable password (the report says so)
 	}
 	id := r.LegacyID
 	if u, err := uuid.Parse(id); err != nil || u.String() != strings.ToLower(id) {
@@ -160,6 +167,9 @@ func (s *Service) ImportUsers(ctx context.Context, store ImportStore, batch []Im
 		return nil, fmt.Errorf("import users: %w", err)
 	}
 	for j, o := range got {
+		if o.Skipped == "" && users[j].PasswordHash == "" && batch[at[j]].PasswordHash != "" && !strings.HasPrefix(batch[at[j]].PasswordHash, "!") {
+			o.Note = NoteNoPassword
+		}
 		out[at[j]] = o
 	}
 	return out, nil
@@ -198,12 +208,37 @@ func (s *Service) ImportSocial(ctx context.Context, store ImportStore, batch []I
 }
 
 // ImportTokens records the original's outstanding tokens and blacklist, so that a blacklisted
-// refresh token stays refused here.
-func (s *Service) ImportTokens(ctx context.Context, store ImportStore, tokens []ImportedToken, blacklist []ImportedBlacklisting, dryRun bool) error {
-	if len(tokens) == 0 && len(blacklist) == 0 {
-		return nil
+// refresh token stays refused here. Records whose ids could not be asked about (control
+// characters, a NUL, too long) are dropped: no token can carry them (see legacyID).
+func (s *Service) ImportTokens(ctx context.Context, store ImportStore, tokens []ImportedToken, blacklist []ImportedBlacklisting, dryRun bool) (dropped int, err error) {
+	usable := func(ids ...string) bool {
+		for _, id := range ids {
+			if id != "" && !legacyID(id) {
+				return false
+			}
+		}
+		return true
 	}
-	return store.ImportTokens(ctx, tokens, blacklist, dryRun)
+	keptTokens := tokens[:0:0]
+	for _, t := range tokens {
+		if t.JTI != "" && usable(t.JTI, t.LegacyUserID, t.OutstandingPK) {
+			keptTokens = append(keptTokens, t)
+		} else {
+			dropped++
+		}
+	}
+	keptBlacklist := blacklist[:0:0]
+	for _, b := range blacklist {
+		if usable(b.OutstandingPK) {
+			keptBlacklist = append(keptBlacklist, b)
+		} else {
+			dropped++
+		}
+	}
+	if len(keptTokens) == 0 && len(keptBlacklist) == 0 {
+		return dropped, nil
+	}
+	return dropped, store.ImportTokens(ctx, keptTokens, keptBlacklist, dryRun)
 }
 
 // LogImport records that an import ran, for the log.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -127,11 +128,41 @@ func (s *Service) parseLegacy(raw, wantType string) (*legacyClaims, error) {
 		}
 		return s.cfg.LegacyJWTSecret, nil
 	})
-	if err != nil || c.TokenType != wantType || c.ID == "" || len(c.ID) > maxLegacyIDLength || c.UserID == "" ||
-		len(c.UserID) > maxLegacyIDLength || c.IssuedAt == nil {
+	if err != nil || c.TokenType != wantType || !legacyID(c.ID) || !legacyID(string(c.UserID)) || c.IssuedAt == nil ||
+		c.IssuedAt.Time.After(s.now().Add(time.Minute)) || !numericTimes(raw) {
 		return nil, ErrTokenInvalid
 	}
 	return &c, nil
+}
+
+// legacyID reports whether a legacy token's jti or user_id is one the store may be asked about:
+// present, bounded, valid text without control characters (PostgreSQL refuses a NUL).
+func legacyID(s string) bool {
+	return s != "" && len(s) <= maxLegacyIDLength && utf8.ValidString(s) && !HasControlCharacters(s)
+}
+
+// numericTimes reports whether a token's exp and iat are JSON numbers, as RFC 7519 has them
+// ("NumericDate"); the library would also read a number written as a string.
+func numericTimes(raw string) bool {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return false
+	}
+	var claims map[string]json.RawMessage
+	if json.Unmarshal(payload, &claims) != nil {
+		return false
+	}
+	for _, name := range []string{"exp", "iat"} {
+		v := claims[name]
+		if len(v) == 0 || !(v[0] >= '0' && v[0] <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // legacyUser returns the imported, active user a legacy token names, if its password was not
@@ -144,7 +175,9 @@ func (s *Service) legacyUser(ctx context.Context, c *legacyClaims) (User, error)
 	if err != nil {
 		return u, err
 	}
-	if !u.Active || c.IssuedAt.Time.Before(u.PasswordChangedAt) {
+	// A password changed or reset here, or every sign-in ended here, ends the original's tokens
+	// issued before it too.
+	if !u.Active || c.IssuedAt.Time.Before(u.PasswordChangedAt) || c.IssuedAt.Time.Before(u.SessionsRevokedAt) {
 		return u, ErrTokenInvalid
 	}
 	return u, nil
@@ -187,6 +220,10 @@ func (s *Service) refreshLegacy(ctx context.Context, raw string) (TokenPair, err
 		if st.UsedAt.IsZero() {
 			if u.TOTPEnabled {
 				return TokenPair{}, ErrTokenInvalid
+			}
+			// As /auth/token/ does: an address not proven yet is no sign-in while it is required.
+			if s.cfg.EmailVerification == VerificationRequired && !u.EmailVerified {
+				return TokenPair{}, ErrEmailNotVerified
 			}
 			sess := Session{ID: newID(), UserID: u.ID, CreatedAt: now, AMR: amrPassword, PasswordChangedAt: u.PasswordChangedAt}
 			s.describeSession(ctx, &sess)

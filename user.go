@@ -30,6 +30,9 @@ type User struct {
 	// value its check read, so no sign-in that checked an old credential survives the change.
 	PasswordChangedAt time.Time
 	TOTPEnabled       bool // two-factor sign-in is on: a sign-in needs a code too
+	// SessionsRevokedAt is when every sign-in of the account was last ended: the original
+	// service's tokens issued before it are refused too.
+	SessionsRevokedAt time.Time
 }
 
 // EmailKey is the case-insensitive form of an email address under which it is unique.

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -361,4 +362,86 @@ func TestLegacyPasswordResetEndsThem(t *testing.T) {
 	// Tokens the original issued after it (it still runs beside this one) are honoured.
 	e.clock.Advance(time.Second)
 	want(t, e.verify(e.legacyToken(auth.TypeAccess, 42)), 200, `{}`)
+}
+
+// Found by the outside review of moving in. Signing out everywhere ends the original's tokens
+// issued before it, as it ends this service's own sign-ins.
+func TestLegacyLogoutAllEndsThem(t *testing.T) {
+	e := newEnv(t, withLegacy)
+	e.importLegacy("42", "ada@example.com", true)
+	refresh, access := e.legacyToken(auth.TypeRefresh, 42), e.legacyToken(auth.TypeAccess, 42)
+	other := e.legacyToken(auth.TypeRefresh, 42)
+	first := e.refresh(refresh)
+	if first.status != 200 {
+		t.Fatalf("legacy refresh: %d %s", first.status, first.raw)
+	}
+	e.clock.Advance(time.Second)
+	want(t, e.as(first.str("access"), "POST", "/auth/logout/all/", obj{}), 200, `{}`)
+	want(t, e.refresh(other), 401, invalidToken)
+	want(t, e.verify(access), 401, invalidToken)
+}
+
+// With AUTH_EMAIL_VERIFICATION=required, a legacy refresh token of an unverified account is
+// refused as its password would be at /auth/token/.
+func TestLegacyRefreshNeedsAVerifiedEmailWhenRequired(t *testing.T) {
+	e := newEnv(t, withLegacy, func(e *env) { e.cfg.EmailVerification = auth.VerificationRequired })
+	e.importLegacy("42", "ada@example.com", true)
+	want(t, e.refresh(e.legacyToken(auth.TypeRefresh, 42)), 403, `{"detail":"Email address is not verified.","code":"email_not_verified"}`)
+}
+
+// Claims the store cannot be asked about (a NUL, which PostgreSQL refuses in text), exp or iat
+// written as strings, and an iat in the future are refused.
+func TestLegacyOddClaims(t *testing.T) {
+	e := newEnv(t, withLegacy)
+	e.importLegacy("42", "ada@example.com", true)
+	for name, edit := range map[string]func(jwt.MapClaims, *jwt.Token){
+		"NUL in jti":      func(c jwt.MapClaims, _ *jwt.Token) { c["jti"] = "abc\x00def" },
+		"NUL in user_id":  func(c jwt.MapClaims, _ *jwt.Token) { c["user_id"] = "42\x00" },
+		"exp as a string": func(c jwt.MapClaims, _ *jwt.Token) { c["exp"] = fmt.Sprint(c["exp"]) },
+		"iat as a string": func(c jwt.MapClaims, _ *jwt.Token) { c["iat"] = fmt.Sprint(c["iat"]) },
+		"iat in an hour":  func(c jwt.MapClaims, _ *jwt.Token) { c["iat"] = e.clock.Now().Add(time.Hour).Unix() },
+		"control in jti":  func(c jwt.MapClaims, _ *jwt.Token) { c["jti"] = "abc\ndef" },
+	} {
+		for _, typ := range []string{auth.TypeRefresh, auth.TypeAccess} {
+			tok := e.legacyToken(typ, 42, edit)
+			if typ == auth.TypeRefresh {
+				want(t, e.refresh(tok), 401, invalidToken)
+				want(t, e.post("/auth/logout/", obj{"refresh_token": tok}), 401, invalidToken)
+			} else if r := e.verify(tok); r.status != 401 {
+				t.Errorf("%s: verify %d %s", name, r.status, r.raw)
+			}
+		}
+	}
+}
+
+// An import never takes over an account someone made here, nor enables one disabled here.
+func TestImportLeavesAccountsOfThisService(t *testing.T) {
+	e := newEnv(t, withLegacy)
+	e.register("native@example.com")
+	u, skip := e.svc.PrepareImport(auth.ImportedUser{LegacyID: "7", Email: "NATIVE@example.com", FirstName: "Mallory", LastName: "M",
+		Active: true, PasswordHash: "pbkdf2_sha256$1000$salt$bm90IGEgcmVhbCBoYXNoIGF0IGFsbCwgcmVhbGx5ISE="})
+	if skip != "" {
+		t.Fatal(skip)
+	}
+	out, err := e.store.ImportUsers(t.Context(), []auth.User{u}, []string{"7"}, false)
+	if err != nil || out[0].Skipped != auth.SkipNativeEmail {
+		t.Fatalf("import over an account made here: %+v %v, want skipped", out, err)
+	}
+	if got, _ := e.store.UserByEmailKey(t.Context(), "native@example.com"); got.FirstName == "Mallory" {
+		t.Fatal("the import changed the account made here")
+	}
+	want(t, e.refresh(e.legacyToken(auth.TypeRefresh, 7)), 401, invalidToken)
+
+	e.importLegacy("8", "moved@example.com", true)
+	moved, _ := e.store.UserByEmailKey(t.Context(), "moved@example.com")
+	if err := e.store.SetUserActive(t.Context(), moved.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := e.svc.PrepareImport(auth.ImportedUser{LegacyID: "8", Email: "moved@example.com", FirstName: "Ada", LastName: "L", Active: true})
+	if out, err := e.store.ImportUsers(t.Context(), []auth.User{again}, []string{"8"}, false); err != nil || !out[0].Updated {
+		t.Fatalf("re-import: %+v %v", out, err)
+	}
+	if got, _ := e.store.UserByEmailKey(t.Context(), "moved@example.com"); got.Active {
+		t.Fatal("a re-import enabled an account disabled here")
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"math"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,19 +16,10 @@ import (
 
 func scanUserRecord(row scanner) (auth.UserRecord, error) {
 	var r auth.UserRecord
-	var verified, active, totp int
-	var joined, changed, lastLogin int64
 	var social string
-	err := row.Scan(&r.ID, &r.FirstName, &r.LastName, &r.Address, &r.Email, &r.Phone, &verified, &active,
-		&joined, &r.PasswordHash, &changed, &totp, &social, &r.RecoveryCodesLeft, &lastLogin)
-	r.EmailVerified, r.Active, r.TOTPEnabled = verified != 0, active != 0, totp != 0
-	r.DateJoined, r.PasswordChangedAt, r.LastLogin = fromMicros(joined), fromMicros(changed), fromMicros(lastLogin)
-	r.Social = []string{}
-	if social != "" {
-		r.Social = strings.Split(social, ",")
-		slices.Sort(r.Social)
-		r.Social = slices.Compact(r.Social)
-	}
+	var lastLogin int64
+	u, err := scanUserAnd(row, &social, &r.RecoveryCodesLeft, &lastLogin)
+	r.User, r.Social, r.LastLogin = u, providers(social), fromMicros(lastLogin)
 	return r, err
 }
 

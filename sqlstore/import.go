@@ -67,6 +67,11 @@ func (s *Store) importUser(ctx context.Context, tx *sql.Tx, u auth.User, legacyI
 	if existing.Valid && existing.String != legacyID {
 		return auth.ImportOutcome{Skipped: auth.SkipEmailTaken}, nil
 	}
+	// An account someone made here is theirs: whoever held the address at the original (which may
+	// never have proven it) does not get its password, names or Google link.
+	if !existing.Valid {
+		return auth.ImportOutcome{Skipped: auth.SkipNativeEmail}, nil
+	}
 	_, err = s.exec(ctx, tx, "updateImportedUser", u.FirstName, u.LastName, u.Address, u.Phone, boolInt(u.Active),
 		boolInt(u.EmailVerified), legacyID, u.PasswordHash, id)
 	return auth.ImportOutcome{Updated: true}, err

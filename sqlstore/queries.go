@@ -28,13 +28,13 @@ var queries = map[string]string{
 	"phoneTaken":         `SELECT COUNT(*) FROM users WHERE phone = ?`,
 
 	// Importing the original's accounts. A re-import updates what the original holds, but never
-	// a password this service has taken over (re-hashed to its Argon2id, or changed here), and
-	// never un-verifies an email.
+	// a password this service has taken over (re-hashed to its Argon2id, or changed here), never
+	// un-verifies an email, and never enables an account disabled here.
 	"userIDByEmailKey": `SELECT id, legacy_id FROM users WHERE email_key = ?`,
 	"userIDByLegacyID": `SELECT id FROM users WHERE legacy_id = ?`,
 	"setLegacyID":      `UPDATE users SET legacy_id = ? WHERE id = ?`,
 	"updateImportedUser": `UPDATE users SET first_name = ?, last_name = ?, address = ?, phone = COALESCE(NULLIF(?, ''), phone),
-		is_active = ?, email_verified = CASE WHEN email_verified = 1 THEN 1 ELSE ? END, legacy_id = ?,
+		is_active = CASE WHEN is_active = 0 THEN 0 ELSE ? END, email_verified = CASE WHEN email_verified = 1 THEN 1 ELSE ? END, legacy_id = ?,
 		password_hash = CASE WHEN password_hash LIKE '$argon2id$%' THEN password_hash ELSE ? END
 		WHERE id = ?`,
 	"importSocial": `INSERT INTO social_accounts (provider, subject, user_id, created_at, email_verified) VALUES (?, ?, ?, ?, 1)
@@ -53,13 +53,14 @@ var queries = map[string]string{
 	"insertSocial": `INSERT INTO social_accounts (provider, subject, user_id, created_at, email_verified) VALUES (?, ?, ?, ?, ?)`,
 
 	// The statements of an auth.AccountChange.
-	"lockCredentials":    `UPDATE users SET password_changed_at = password_changed_at WHERE id = ? AND password_changed_at = ? AND is_active = 1`,
-	"setEmail":           `UPDATE users SET email = ?, email_key = ? WHERE id = ?`,
-	"cancelUserCodes":    `UPDATE reset_codes SET used_at = ? WHERE user_id = ? AND used_at IS NULL`,
-	"setPassword":        `UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?`,
-	"verifyEmail":        `UPDATE users SET email_verified = 1 WHERE id = ?`,
-	"dropUnprovenSocial": `DELETE FROM social_accounts WHERE user_id = ? AND email_verified = 0`,
-	"revokeUserSessions": `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`,
+	"lockCredentials":     `UPDATE users SET password_changed_at = password_changed_at WHERE id = ? AND password_changed_at = ? AND is_active = 1`,
+	"setEmail":            `UPDATE users SET email = ?, email_key = ? WHERE id = ?`,
+	"cancelUserCodes":     `UPDATE reset_codes SET used_at = ? WHERE user_id = ? AND used_at IS NULL`,
+	"setPassword":         `UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?`,
+	"verifyEmail":         `UPDATE users SET email_verified = 1 WHERE id = ?`,
+	"dropUnprovenSocial":  `DELETE FROM social_accounts WHERE user_id = ? AND email_verified = 0`,
+	"revokeUserSessions":  `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`,
+	"markSessionsRevoked": `UPDATE users SET sessions_revoked_at = ? WHERE id = ?`,
 
 	// A sign-in is stored only if the credentials its check read are still the account's: a
 	// reset committed meanwhile moved password_changed_at. On PostgreSQL the user's row is
@@ -240,6 +241,6 @@ const userRecordColumns = userColumns + `,
 
 const userColumns = `id, first_name, last_name, address, email, COALESCE(phone, ''), email_verified, is_active,
 	date_joined, password_hash, password_changed_at,
-	(SELECT COUNT(*) FROM totp t WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)`
+	(SELECT COUNT(*) FROM totp t WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL), sessions_revoked_at`
 
 const codeColumns = `id, purpose, email_key, COALESCE(user_id, ''), new_email, code_hash, created_at, expires_at`

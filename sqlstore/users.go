@@ -11,15 +11,29 @@ import (
 
 type scanner interface{ Scan(...any) error }
 
-func scanUser(row scanner) (auth.User, error) {
+func scanUser(row scanner) (auth.User, error) { return scanUserAnd(row) }
+
+// scanUserAnd scans userColumns into a User, then the columns after them into extra.
+func scanUserAnd(row scanner, extra ...any) (auth.User, error) {
 	var u auth.User
 	var verified, active, totp int
-	var joined, changed int64
-	err := row.Scan(&u.ID, &u.FirstName, &u.LastName, &u.Address, &u.Email, &u.Phone, &verified, &active,
-		&joined, &u.PasswordHash, &changed, &totp)
+	var joined, changed, revoked int64
+	err := row.Scan(append([]any{&u.ID, &u.FirstName, &u.LastName, &u.Address, &u.Email, &u.Phone, &verified, &active,
+		&joined, &u.PasswordHash, &changed, &totp, &revoked}, extra...)...)
 	u.EmailVerified, u.Active, u.TOTPEnabled = verified != 0, active != 0, totp != 0
-	u.DateJoined, u.PasswordChangedAt = fromMicros(joined), fromMicros(changed)
+	u.DateJoined, u.PasswordChangedAt, u.SessionsRevokedAt = fromMicros(joined), fromMicros(changed), fromMicros(revoked)
 	return u, err
+}
+
+// providers reads the comma-joined providers of a user's links, sorted, once each.
+func providers(joined string) []string {
+	list := []string{}
+	if joined != "" {
+		list = strings.Split(joined, ",")
+		slices.Sort(list)
+		list = slices.Compact(list)
+	}
+	return list
 }
 
 // CreateUser inserts u with an optional reset code and email, in one transaction. A duplicate
@@ -140,6 +154,7 @@ func (s *Store) applyChange(ctx context.Context, tx *sql.Tx, c auth.AccountChang
 		{c.VerifyEmail, "verifyEmail", []any{c.UserID}},
 		{c.DropUnprovenSocial, "dropUnprovenSocial", []any{c.UserID}},
 		{c.RevokeSessions, "revokeUserSessions", []any{micros(c.At), c.UserID}},
+		{c.RevokeSessions, "markSessionsRevoked", []any{micros(c.At), c.UserID}},
 		{c.CancelCodes, "cancelUserCodes", []any{micros(c.At), c.UserID}},
 	} {
 		if !st.on {
@@ -210,22 +225,12 @@ func (s *Store) ReplacePasswordHash(ctx context.Context, userID, old, new string
 // Profile returns the user and its linked providers in one read.
 func (s *Store) Profile(ctx context.Context, userID string) (auth.Profile, error) {
 	var p auth.Profile
-	var verified, active, totp int
-	var joined, changed int64
 	var social string
-	err := s.row(ctx, nil, "profile", userID).Scan(&p.ID, &p.FirstName, &p.LastName, &p.Address, &p.Email, &p.Phone,
-		&verified, &active, &joined, &p.PasswordHash, &changed, &totp, &social, &p.RecoveryCodesLeft)
+	u, err := scanUserAnd(s.row(ctx, nil, "profile", userID), &social, &p.RecoveryCodesLeft)
 	if err != nil {
 		return p, s.wrap(err)
 	}
-	p.EmailVerified, p.Active, p.TOTPEnabled = verified != 0, active != 0, totp != 0
-	p.DateJoined, p.PasswordChangedAt = fromMicros(joined), fromMicros(changed)
-	p.Social = []string{}
-	if social != "" {
-		p.Social = strings.Split(social, ",")
-		slices.Sort(p.Social)
-		p.Social = slices.Compact(p.Social)
-	}
+	p.User, p.Social = u, providers(social)
 	return p, nil
 }
 

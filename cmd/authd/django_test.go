@@ -222,7 +222,18 @@ func testImportFromDjango(t *testing.T, dbURL string, openStoreDB func() *sql.DB
 		return n
 	}
 
-	// A dry run judges everything and reports as a real run would, and changes nothing.
+	// A dry run judges everything and reports as a real run would, and changes nothing. It needs
+	// a database made already, which an empty import makes.
+	empty := filepath.Join(t.TempDir(), "empty.json")
+	if err := os.WriteFile(empty, []byte("[]"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, err := runCmd(t, env, "import", "django", empty); err != nil {
+		t.Fatalf("authd import django of an empty dump: %v\n%s%s", err, out, errOut)
+	}
+	if _, _, err := runCmd(t, env, "import", "django", "-dry-run", filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Fatal("a dry run of a file that does not exist succeeded")
+	}
 	out, errOut, err := runCmd(t, env, "import", "django", "-dry-run", f.Dump)
 	if err != nil {
 		t.Fatalf("authd import django -dry-run: %v\n%s%s", err, out, errOut)

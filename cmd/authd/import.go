@@ -41,7 +41,8 @@ account rules (an invalid or taken email or phone number, say) is skipped and re
 pk and reason; a batch is one transaction, so nothing is left half imported.
 
   -dry-run       read and judge everything, report, and change nothing (the Google links of
-                 users the same run would add are then reported as skipped: no such user yet)
+                 users the same run would add are then reported as skipped: no such user yet);
+                 it needs a database the server (or an import) has made
   -batch n       records per transaction (default 500)
   -user-model m  the user model's label, e.g. accounts.user (default: any model with an email and
                  a password field)
@@ -69,7 +70,8 @@ phone numbers.
 		return err
 	}
 	defer in.Close()
-	store, err := openStore(ctx, cfg, false)
+	// A dry run changes nothing, not even by making a database: it needs one the server made.
+	store, err := openStore(ctx, cfg, *dryRun)
 	if err != nil {
 		return err
 	}
@@ -252,6 +254,9 @@ func (im *importer) flush() error {
 			if o.Skipped != "" {
 				fmt.Fprintf(im.report, "skipped user pk=%s: %s\n", im.userPKs[i], o.Skipped)
 			}
+			if o.Note != "" {
+				fmt.Fprintf(im.report, "user pk=%s %s\n", im.userPKs[i], o.Note)
+			}
 		}
 	}
 	if len(im.pendingSocial) > 0 {
@@ -266,10 +271,14 @@ func (im *importer) flush() error {
 			}
 		}
 	}
-	if err := im.svc.ImportTokens(im.ctx, im.store, im.pendingTokens, im.pendingBlack, im.dryRun); err != nil {
+	dropped, err := im.svc.ImportTokens(im.ctx, im.store, im.pendingTokens, im.pendingBlack, im.dryRun)
+	if err != nil {
 		return fmt.Errorf("import tokens: %w", err)
 	}
-	im.tokens += len(im.pendingTokens) + len(im.pendingBlack)
+	if dropped > 0 {
+		fmt.Fprintf(im.report, "skipped %d token records: %s\n", dropped, auth.SkipBadToken)
+	}
+	im.tokens += len(im.pendingTokens) + len(im.pendingBlack) - dropped
 	im.pendingUsers, im.userPKs, im.pendingSocial, im.socialPKs = im.pendingUsers[:0], im.userPKs[:0], im.pendingSocial[:0], im.socialPKs[:0]
 	im.pendingTokens, im.pendingBlack = im.pendingTokens[:0], im.pendingBlack[:0]
 	return nil

@@ -356,9 +356,11 @@ var ErrOnlyActiveKey = errors.New("the only active key of its kind")
 var ErrKeyRetired = errors.New("key already retired")
 
 // RetireKey retires the signing or refresh key kid: every instance refuses the tokens it signed
-// from its next key reload on (AUTH_KEY_RELOAD_INTERVAL). The only active key of its kind is
-// ErrOnlyActiveKey; an unknown kid ErrNotFound; a retired one ErrKeyRetired.
-func (s *Service) RetireKey(ctx context.Context, kid string) (KeyInfo, error) {
+// from its next key reload on. It is ErrOnlyActiveKey unless another key of its kind has signed
+// for at least reload (AUTH_KEY_RELOAD_INTERVAL), by when every instance has loaded it and signs
+// with it: until then some still sign with kid, and their new tokens would die at once. An
+// unknown kid is ErrNotFound; a retired one ErrKeyRetired.
+func (s *Service) RetireKey(ctx context.Context, kid string, reload time.Duration) (KeyInfo, error) {
 	keys, err := s.Keys(ctx)
 	if err != nil {
 		return KeyInfo{}, err
@@ -378,7 +380,7 @@ func (s *Service) RetireKey(ctx context.Context, kid string) (KeyInfo, error) {
 	}
 	others := 0
 	for _, k := range keys {
-		if k.Kind == target.Kind && k.ID != kid && k.RetiredAt.IsZero() && !k.ActivatesAt.After(now) {
+		if k.Kind == target.Kind && k.ID != kid && k.RetiredAt.IsZero() && !k.ActivatesAt.Add(reload).After(now) {
 			others++
 		}
 	}

@@ -30,10 +30,13 @@ func (s *Service) RequestReset(ctx context.Context, email string, found Validati
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
+	// A disabled account gets no code, as Django mailed only active users; the answer is an
+	// active account's, so it tells nothing more.
+	quiet := known && !u.Active
 	now := s.now()
 	code := s.decoyCode(CodeReset, key, now)
 	var mail *Outgoing
-	if known {
+	if known && !quiet {
 		var digits string
 		code, digits = s.newCode(CodeReset, key, u.ID, now)
 		mail = s.sealCode(u.ID, code, resetMessage(u.Email, digits, s.cfg.CodeTTL))
@@ -46,6 +49,10 @@ func (s *Service) RequestReset(ctx context.Context, email string, found Validati
 		if s.cfg.RevealUnknownEmail {
 			return ErrNotFound
 		}
+		return nil
+	}
+	if quiet {
+		s.event(ctx, slog.LevelInfo, "reset requested for a disabled account: no code sent", "reset_request", "user_id", u.ID)
 		return nil
 	}
 	s.mailed()
@@ -87,8 +94,8 @@ func (s *Service) ConfirmReset(ctx context.Context, email, otp, password string,
 	}
 	refund := func() { s.refundCode(ctx, code) }
 	u, err := s.store.UserByEmailKey(ctx, EmailKey(email))
-	if err == nil && u.ID != code.UserID {
-		err = ErrNotFound // the address moved to another account since the code was mailed
+	if err == nil && (u.ID != code.UserID || !u.Active) {
+		err = ErrNotFound // the address moved to another account since the code was mailed, or it was disabled
 	}
 	if err != nil {
 		refund()

@@ -275,3 +275,25 @@ func TestReplacedCodeEmailIsNotSent(t *testing.T) {
 	code := authtest.Code(t, msgs[0])
 	want(t, e.post("/auth/password/reset/verify/", obj{"email": "twice@example.com", "otp": code}), 200, `{"detail":"OTP is valid"}`)
 }
+
+// A disabled account gets no reset code, with an active account's answer, and a code mailed
+// before it was disabled no longer sets a password (found by the operators' review).
+func TestResetOfADisabledAccount(t *testing.T) {
+	e := newEnv(t)
+	e.register("off@example.com")
+	code := e.resetCode("off@example.com")
+	u, _ := e.store.UserByEmailKey(t.Context(), "off@example.com")
+	if err := e.store.SetUserActive(t.Context(), u.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	var before int
+	e.store.DB().QueryRow(`SELECT COUNT(*) FROM outbox`).Scan(&before)
+	want(t, e.post("/auth/password/reset/", obj{"email": "off@example.com"}), 200, `{"detail":"An OTP email was sent to the user"}`)
+	var after int
+	e.store.DB().QueryRow(`SELECT COUNT(*) FROM outbox`).Scan(&after)
+	if after != before {
+		t.Fatalf("a reset of a disabled account queued %d emails", after-before)
+	}
+	want(t, e.post("/auth/password/reset/confirm/", obj{"email": "off@example.com", "otp": code, "password": "a brand new secret"}), 400,
+		`{"otp":["Invalid or expired OTP."]}`)
+}

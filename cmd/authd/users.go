@@ -275,6 +275,10 @@ func userCommand(verb, description string, act func(context.Context, *auth.Servi
 		if act != nil {
 			fmt.Fprintf(stdout, "%s: done\n", verb)
 		}
+		if verb == "unlock" && cfg.RedisURL == "" {
+			// The servers may count in Redis, which this command reached only if told of it.
+			fmt.Fprintln(stderr, "unlock: cleared the count kept in the database; servers running with AUTH_REDIS_URL count in Redis: run this with the same AUTH_REDIS_URL to clear that too")
+		}
 		printUser(stdout, u)
 		return nil
 	}
@@ -408,12 +412,12 @@ of its kind cannot be retired: rotate first (authd keys rotate) and wait for the
 		return err
 	}
 	defer done()
-	k, err := svc.RetireKey(ctx, rest[0])
+	k, err := svc.RetireKey(ctx, rest[0], cfg.KeyReloadInterval)
 	switch {
 	case errors.Is(err, auth.ErrNotFound):
 		return fmt.Errorf("no key %q: authd keys list shows them", rest[0])
 	case errors.Is(err, auth.ErrOnlyActiveKey):
-		return fmt.Errorf("%s is the only active %s key: authd keys rotate adds one; retire this one once the new one signs", rest[0], k.Kind)
+		return fmt.Errorf("%s is the only active %s key every instance signs with: authd keys rotate adds one; retire this one once the new one has signed for AUTH_KEY_RELOAD_INTERVAL (%s here)", rest[0], k.Kind, shortDuration(cfg.KeyReloadInterval))
 	case errors.Is(err, auth.ErrKeyRetired):
 		return fmt.Errorf("%s was retired at %s", rest[0], when(k.RetiredAt))
 	case err != nil:

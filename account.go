@@ -121,13 +121,14 @@ func (s *Service) DeleteAccount(ctx context.Context, c Caller, password *string,
 	if err := check.err(); err != nil {
 		return err
 	}
-	if err := s.store.DeleteUser(ctx, u.ID); err != nil {
+	ev := s.auditEvent(ctx, "account_delete", "user_id", u.ID)
+	if err := s.store.DeleteUser(ctx, u.ID, ev); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return ErrTokenInvalid
 		}
 		return err
 	}
-	s.event(ctx, slog.LevelInfo, "account deleted", "account_delete", "user_id", u.ID)
+	s.logged(ctx, slog.LevelInfo, "account deleted", ev)
 	return nil
 }
 
@@ -169,6 +170,8 @@ func (s *Service) ChangePassword(ctx context.Context, c Caller, oldPassword *str
 	change := AccountChange{UserID: u.ID, At: now, IfPasswordChangedAt: &u.PasswordChangedAt, SetPassword: true,
 		PasswordHash: hash, RevokeSessions: true, StartSession: &NewSession{Session: sess, First: first},
 		Mail: s.seal(u.ID, passwordChangedMessage(u.Email))}
+	ev := s.auditEvent(ctx, "password_change", "user_id", u.ID, "first_password", u.PasswordHash == "")
+	change.Audit = []AuditEvent{ev}
 	if err := s.store.ChangeAccount(ctx, change); err != nil {
 		if errors.Is(err, ErrConflict) { // changed (or disabled) meanwhile: the old password is no longer it
 			return TokenPair{}, ValidationError{"old_password": {MsgOldPasswordIncorrect}}
@@ -176,7 +179,7 @@ func (s *Service) ChangePassword(ctx context.Context, c Caller, oldPassword *str
 		return TokenPair{}, err
 	}
 	s.mailed()
-	s.event(ctx, slog.LevelInfo, "password changed", "password_change", "user_id", u.ID, "first_password", u.PasswordHash == "")
+	s.logged(ctx, slog.LevelInfo, "password changed", ev)
 	return s.pair(first, amr)
 }
 
@@ -260,18 +263,20 @@ func (s *Service) EndSession(ctx context.Context, c Caller, sessionID string) er
 	if !isID(sessionID) {
 		return ErrNotFound
 	}
-	if err := s.store.RevokeUserSession(ctx, c.UserID, sessionID, s.now()); err != nil {
+	ev := s.auditEvent(ctx, "session_revoked", "user_id", c.UserID, "session_id", sessionID)
+	if err := s.store.RevokeUserSession(ctx, c.UserID, sessionID, s.now(), ev); err != nil {
 		return err
 	}
-	s.event(ctx, slog.LevelInfo, "signed out", "logout", "user_id", c.UserID, "session_id", sessionID)
+	s.logged(ctx, slog.LevelInfo, "signed out", ev)
 	return nil
 }
 
 // LogoutAll ends every sign-in of the caller's account, the caller's included.
 func (s *Service) LogoutAll(ctx context.Context, c Caller) error {
-	if err := s.store.ChangeAccount(ctx, AccountChange{UserID: c.UserID, At: s.now(), RevokeSessions: true}); err != nil {
+	ev := s.auditEvent(ctx, "logout_all", "user_id", c.UserID, "session_id", c.SessionID)
+	if err := s.store.ChangeAccount(ctx, AccountChange{UserID: c.UserID, At: s.now(), RevokeSessions: true, Audit: []AuditEvent{ev}}); err != nil {
 		return err
 	}
-	s.event(ctx, slog.LevelInfo, "signed out everywhere", "logout_all", "user_id", c.UserID)
+	s.logged(ctx, slog.LevelInfo, "signed out everywhere", ev)
 	return nil
 }

@@ -247,9 +247,6 @@ func (s *Service) AdminUpdateUser(ctx context.Context, id string, c AdminChange,
 	if err := check.err(); err != nil {
 		return current, err
 	}
-	if err := s.store.UpdateUser(ctx, id, u, s.now()); err != nil {
-		return current, takenError(err)
-	}
 	var fields []string
 	for name, set := range map[string]bool{"first_name": c.FirstName != nil, "last_name": c.LastName != nil, "address": c.Address != nil,
 		"phone_no": c.Phone != nil, "email": u.Email != nil, "is_active": c.Active != nil, "email_verified": c.EmailVerified != nil} {
@@ -258,10 +255,16 @@ func (s *Service) AdminUpdateUser(ctx context.Context, id string, c AdminChange,
 		}
 	}
 	attrs := []any{"action", "user_update", "user_id", id, "fields", strings.Join(slices.Sorted(slices.Values(fields)), ",")}
+	events := []AuditEvent{{}}
 	if c.Active != nil && *c.Active != current.Active {
 		attrs[1] = map[bool]string{true: "user_enable", false: "user_disable"}[*c.Active]
+		events = append(events, s.auditEvent(ctx, map[bool]string{true: "user_enabled", false: "user_disabled"}[*c.Active], "user_id", id, "by", "admin"))
 	}
-	s.event(ctx, slog.LevelInfo, "admin action", "admin_action", attrs...)
+	events[0] = s.auditEvent(ctx, "admin_action", attrs...)
+	if err := s.store.UpdateUser(ctx, id, u, s.now(), events...); err != nil {
+		return current, takenError(err)
+	}
+	s.logged(ctx, slog.LevelInfo, "admin action", events[0])
 	return s.store.UserRecord(ctx, id)
 }
 
@@ -278,10 +281,11 @@ func (s *Service) AdminDeleteUser(ctx context.Context, id string) error {
 	if !isUserID(id) {
 		return ErrNotFound
 	}
-	if err := s.store.DeleteUser(ctx, id); err != nil {
+	ev := s.auditEvent(ctx, "admin_action", "action", "user_delete", "user_id", id)
+	if err := s.store.DeleteUser(ctx, id, ev, s.auditEvent(ctx, "user_deleted", "user_id", id, "by", "admin")); err != nil {
 		return err
 	}
-	s.event(ctx, slog.LevelInfo, "admin action", "admin_action", "action", "user_delete", "user_id", id)
+	s.logged(ctx, slog.LevelInfo, "admin action", ev)
 	return nil
 }
 
@@ -291,10 +295,12 @@ func (s *Service) AdminSignOut(ctx context.Context, id string) error {
 	if _, err := s.AdminUserQuiet(ctx, id); err != nil {
 		return err
 	}
-	if err := s.store.ChangeAccount(ctx, AccountChange{UserID: id, At: s.now(), RevokeSessions: true}); err != nil {
+	ev := s.auditEvent(ctx, "admin_action", "action", "user_signout", "user_id", id)
+	all := s.auditEvent(ctx, "logout_all", "user_id", id, "by", "admin")
+	if err := s.store.ChangeAccount(ctx, AccountChange{UserID: id, At: s.now(), RevokeSessions: true, Audit: []AuditEvent{ev, all}}); err != nil {
 		return err
 	}
-	s.event(ctx, slog.LevelInfo, "admin action", "admin_action", "action", "user_signout", "user_id", id)
+	s.logged(ctx, slog.LevelInfo, "admin action", ev)
 	return nil
 }
 
@@ -391,11 +397,12 @@ func (s *Service) RetireKey(ctx context.Context, kid string, reload time.Duratio
 	if target.Kind == "refresh" {
 		retire = s.store.RetireRefreshKey
 	}
-	if err := retire(ctx, kid, now); err != nil {
+	ev := s.auditEvent(ctx, "admin_action", "action", "key_retire", "kid", kid, "kind", target.Kind)
+	if err := retire(ctx, kid, now, ev); err != nil {
 		return *target, err
 	}
 	target.RetiredAt = now
-	s.event(ctx, slog.LevelInfo, "key retired", "admin_action", "action", "key_retire", "kid", kid, "kind", target.Kind)
+	s.logged(ctx, slog.LevelInfo, "key retired", ev)
 	if err := s.ReloadKeys(ctx); err != nil {
 		return *target, err
 	}

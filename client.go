@@ -26,8 +26,15 @@ func ClientFrom(ctx context.Context) Client {
 	return c
 }
 
-// event logs the security event name with the client that caused it.
+// event logs the security event name with the client that caused it and, when the audit log
+// keeps it (auditNames), writes its row on its own, best effort. An event that records a change
+// is written in the change's transaction instead: auditEvent, the store call, then logged.
 func (s *Service) event(ctx context.Context, level slog.Level, msg, name string, attrs ...any) {
+	s.log.Log(ctx, level, msg, s.eventAttrs(ctx, name, attrs)...)
+	s.writeAudit(ctx, s.auditEvent(ctx, name, attrs...))
+}
+
+func (s *Service) eventAttrs(ctx context.Context, name string, attrs []any) []any {
 	c := ClientFrom(ctx)
-	s.log.Log(ctx, level, msg, append([]any{"event", name, "client_ip", c.IP, "request_id", c.RequestID}, attrs...)...)
+	return append([]any{"event", name, "client_ip", c.IP, "request_id", c.RequestID}, attrs...)
 }

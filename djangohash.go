@@ -33,6 +33,7 @@ const (
 	maxScryptLanes      = 16                  // Django's default p is 1; each lane repeats the whole work
 	maxScryptWork       = maxScryptMemory / 2 // of 128·N·r·p: four times Django's default (16 MiB) at most
 	bcryptMaxPassword   = 72                  // bytes of a password bcrypt reads; Python's bcrypt drops the rest
+	maxDjangoArgon2Time = 4                   // passes; Django's default is 2 (10 at 128 MiB took 3 s)
 )
 
 // djangoHash is a Django password hash whose parameters are within the ceilings.
@@ -140,7 +141,7 @@ func parseDjangoArgon2(rest string) (djangoHash, error) {
 		return nil, errBadHash
 	}
 	m, okM := djangoNumber(mtp[0][2:], maxHashMemory)
-	t, okT := djangoNumber(mtp[1][2:], maxHashTime)
+	t, okT := djangoNumber(mtp[1][2:], maxDjangoArgon2Time)
 	threads, okP := djangoNumber(mtp[2][2:], maxHashThreads)
 	// Argon2 needs 8 KiB a lane: argon2-cffi refuses less, so no such hash was ever made.
 	if !okM || !okT || !okP || t < 1 || threads < 1 || m < 8*threads {

@@ -42,14 +42,16 @@ func (s *Service) VerifyEmail(ctx context.Context, email, otp string, found Vali
 		return err
 	}
 	unproven := slices.ContainsFunc(links, func(l SocialLink) bool { return !l.EmailVerified })
-	change := AccountChange{UserID: u.ID, At: s.now(), VerifyEmail: true, DropUnprovenSocial: unproven, RevokeSessions: unproven}
+	ev := s.auditEvent(ctx, "email_verified", "user_id", u.ID, "unproven_links_removed", unproven)
+	change := AccountChange{UserID: u.ID, At: s.now(), VerifyEmail: true, DropUnprovenSocial: unproven, RevokeSessions: unproven,
+		Audit: []AuditEvent{ev}}
 	if err := s.store.UseCode(ctx, code.ID, change); err != nil {
 		if errors.Is(err, ErrNotFound) { // a concurrent request used the code first
 			return errInvalidCode
 		}
 		return err
 	}
-	s.event(ctx, slog.LevelInfo, "email verified", "email_verified", "user_id", u.ID, "unproven_links_removed", unproven)
+	s.logged(ctx, slog.LevelInfo, "email verified", ev)
 	return nil
 }
 
@@ -153,6 +155,8 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, c Caller, otp string, 
 	// whoever gets that address next.
 	change := AccountChange{UserID: u.ID, At: s.now(), SetEmail: code.NewEmail, VerifyEmail: true, CancelCodes: true,
 		Mail: s.seal(u.ID, emailChangedMessage(u.Email, code.NewEmail))}
+	ev := s.auditEvent(ctx, "email_change", "user_id", u.ID)
+	change.Audit = []AuditEvent{ev}
 	if err := s.store.UseCode(ctx, code.ID, change); err != nil {
 		switch {
 		case errors.Is(err, ErrEmailTaken): // registered between the check and the change
@@ -165,7 +169,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, c Caller, otp string, 
 	}
 	s.mailed()
 	s.clearLoginFailures(ctx, EmailKey(u.Email))
-	s.event(ctx, slog.LevelInfo, "email changed", "email_change", "user_id", u.ID)
+	s.logged(ctx, slog.LevelInfo, "email changed", ev)
 	return s.Profile(ctx, c)
 }
 

@@ -228,14 +228,15 @@ func (s *Service) refreshLegacy(ctx context.Context, raw string) (TokenPair, err
 			sess := Session{ID: newID(), UserID: u.ID, CreatedAt: now, AMR: amrPassword, PasswordChangedAt: u.PasswordChangedAt}
 			s.describeSession(ctx, &sess)
 			first := s.nextRefresh(sess.ID, u.ID, now, now)
-			err := s.store.UseLegacyRefresh(ctx, c.use(now), sess, first)
+			ev := s.auditEvent(ctx, "legacy_refresh", "user_id", u.ID, "session_id", sess.ID)
+			err := s.store.UseLegacyRefresh(ctx, c.use(now), sess, first, ev)
 			if errors.Is(err, ErrConflict) {
 				continue
 			}
 			if err != nil {
 				return TokenPair{}, err
 			}
-			s.event(ctx, slog.LevelInfo, "signed in with a token of the original service", "legacy_refresh", "user_id", u.ID, "session_id", sess.ID)
+			s.logged(ctx, slog.LevelInfo, "signed in with a token of the original service", ev)
 			return s.pair(first, amrPassword)
 		}
 		if st.SessionID == "" || st.SessionRevoked {
@@ -244,10 +245,11 @@ func (s *Service) refreshLegacy(ctx context.Context, raw string) (TokenPair, err
 		if s.cfg.ReuseWindow > 0 && st.Successor != nil && !st.SuccessorUsed && now.Before(st.UsedAt.Add(s.cfg.ReuseWindow)) {
 			return s.pair(*st.Successor, amrPassword)
 		}
-		s.event(ctx, slog.LevelWarn, "refresh token reuse: session revoked", "refresh_reuse", "user_id", u.ID, "session_id", st.SessionID, "legacy", true)
-		if err := s.store.RevokeSession(ctx, st.SessionID, now); err != nil {
+		ev := s.auditEvent(ctx, "refresh_reuse", "user_id", u.ID, "session_id", st.SessionID, "legacy", true)
+		if err := s.store.RevokeSession(ctx, st.SessionID, now, ev); err != nil {
 			return TokenPair{}, err
 		}
+		s.logged(ctx, slog.LevelWarn, "refresh token reuse: session revoked", ev)
 		return TokenPair{}, ErrTokenInvalid
 	}
 	return TokenPair{}, ErrTokenInvalid
@@ -283,23 +285,25 @@ func (s *Service) logoutLegacy(ctx context.Context, raw string) error {
 			return err
 		}
 		if st.UsedAt.IsZero() {
-			err := s.store.RevokeLegacyRefresh(ctx, c.use(now))
+			ev := s.auditEvent(ctx, "logout", "user_id", u.ID, "legacy", true)
+			err := s.store.RevokeLegacyRefresh(ctx, c.use(now), ev)
 			if errors.Is(err, ErrConflict) {
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			s.event(ctx, slog.LevelInfo, "signed out", "logout", "user_id", u.ID, "legacy", true)
+			s.logged(ctx, slog.LevelInfo, "signed out", ev)
 			return nil
 		}
 		if st.SessionID == "" || st.SessionRevoked {
 			return ErrTokenInvalid
 		}
-		if err := s.store.RevokeSession(ctx, st.SessionID, now); err != nil {
+		ev := s.auditEvent(ctx, "logout", "user_id", u.ID, "session_id", st.SessionID, "legacy", true)
+		if err := s.store.RevokeSession(ctx, st.SessionID, now, ev); err != nil {
 			return err
 		}
-		s.event(ctx, slog.LevelInfo, "signed out", "logout", "user_id", u.ID, "session_id", st.SessionID, "legacy", true)
+		s.logged(ctx, slog.LevelInfo, "signed out", ev)
 		return nil
 	}
 	return ErrTokenInvalid

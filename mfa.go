@@ -161,13 +161,14 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Caller, code string, found 
 	}
 	s.clearLoginFailures(ctx, key)
 	codes, hashes := s.newRecoveryCodes(u.ID)
-	if err := s.store.ConfirmTOTP(ctx, u.ID, step, hashes, s.now()); err != nil {
+	ev := s.auditEvent(ctx, "mfa_enabled", "user_id", u.ID)
+	if err := s.store.ConfirmTOTP(ctx, u.ID, step, hashes, s.now(), ev); err != nil {
 		if errors.Is(err, ErrConflict) { // the code was used, or it was confirmed, meanwhile
 			return nil, errInvalidCode
 		}
 		return nil, err
 	}
-	s.event(ctx, slog.LevelInfo, "two-factor sign-in turned on", "mfa_enabled", "user_id", u.ID)
+	s.logged(ctx, slog.LevelInfo, "two-factor sign-in turned on", ev)
 	return codes, nil
 }
 
@@ -178,10 +179,11 @@ func (s *Service) DisableTOTP(ctx context.Context, c Caller, code string, found 
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteTOTP(ctx, u.ID); err != nil {
+	ev := s.auditEvent(ctx, "mfa_disabled", "user_id", u.ID)
+	if err := s.store.DeleteTOTP(ctx, u.ID, ev); err != nil {
 		return err
 	}
-	s.event(ctx, slog.LevelInfo, "two-factor sign-in turned off", "mfa_disabled", "user_id", u.ID)
+	s.logged(ctx, slog.LevelInfo, "two-factor sign-in turned off", ev)
 	return nil
 }
 
@@ -393,13 +395,14 @@ func (s *Service) FinishMFA(ctx context.Context, token, code string, found Valid
 	sess := Session{ID: newID(), UserID: u.ID, CreatedAt: ch.CreatedAt, AMR: amr, PasswordChangedAt: ch.PasswordChangedAt}
 	s.describeSession(ctx, &sess)
 	first := s.nextRefresh(sess.ID, u.ID, sess.CreatedAt, s.now())
-	if err := s.store.FinishMFAChallenge(ctx, ch.TokenHash, s.now(), sess, first); err != nil {
+	ev := s.auditEvent(ctx, "login", "user_id", u.ID, "session_id", sess.ID, "amr", strings.Join(amr, " "))
+	if err := s.store.FinishMFAChallenge(ctx, ch.TokenHash, s.now(), sess, first, ev); err != nil {
 		if errors.Is(err, ErrConflict) { // used by a racing request, or the credentials changed
 			return TokenPair{}, ErrTokenInvalid
 		}
 		return TokenPair{}, err
 	}
-	s.event(ctx, slog.LevelInfo, "signed in", "login", "user_id", u.ID, "amr", strings.Join(amr, " "))
+	s.logged(ctx, slog.LevelInfo, "signed in", ev)
 	return s.pair(first, amr)
 }
 
@@ -407,9 +410,9 @@ func (s *Service) FinishMFA(ctx context.Context, token, code string, found Valid
 // it starts the sign-in; with it, it needs code (nil: a challenge, *MFARequiredError) and starts
 // a sign-in described by both. counted says the request was counted as a sign-in attempt
 // already (a password checked with the code), so the code is judged under that count.
-func (s *Service) secondStep(ctx context.Context, u User, start time.Time, first []string, code *string, counted bool) (TokenPair, error) {
+func (s *Service) secondStep(ctx context.Context, u User, start time.Time, first []string, code *string, counted bool, attrs ...any) (TokenPair, error) {
 	if !u.TOTPEnabled {
-		return s.startSession(ctx, u, start, first)
+		return s.startSession(ctx, u, start, first, attrs...)
 	}
 	if code == nil {
 		return TokenPair{}, s.challenge(ctx, u, first)
@@ -420,5 +423,6 @@ func (s *Service) secondStep(ctx context.Context, u User, start time.Time, first
 	if err := s.judgeSecondFactor(ctx, u, *code, counted); err != nil {
 		return TokenPair{}, err
 	}
-	return s.startSession(ctx, u, start, amrWithOTP(first))
+	amr := amrWithOTP(first)
+	return s.startSession(ctx, u, start, amr, append(attrs, "amr", strings.Join(amr, " "))...)
 }

@@ -41,7 +41,11 @@ func (s *Service) RequestReset(ctx context.Context, email string, found Validati
 		code, digits = s.newCode(CodeReset, key, u.ID, now)
 		mail = s.sealCode(u.ID, code, resetMessage(u.Email, digits, s.cfg.CodeTTL))
 	}
-	if err := s.store.AddCode(ctx, code, mail, s.cfg.CodesPerHour, now.Add(-time.Hour)); err != nil {
+	var ev AuditEvent // an unknown email is no account's event
+	if known {
+		ev = s.auditEvent(ctx, "reset_request", "user_id", u.ID)
+	}
+	if err := s.store.AddCode(ctx, code, mail, s.cfg.CodesPerHour, now.Add(-time.Hour), ev); err != nil {
 		return err
 	}
 	if !known {
@@ -56,7 +60,7 @@ func (s *Service) RequestReset(ctx context.Context, email string, found Validati
 		return nil
 	}
 	s.mailed()
-	s.event(ctx, slog.LevelInfo, "reset code sent", "reset_request", "user_id", u.ID)
+	s.logged(ctx, slog.LevelInfo, "reset code sent", ev)
 	return nil
 }
 
@@ -117,6 +121,8 @@ func (s *Service) ConfirmReset(ctx context.Context, email, otp, password string,
 	// Proving the address removes what someone else may have added while it was unproven.
 	change := AccountChange{UserID: code.UserID, At: s.now(), SetPassword: true, PasswordHash: hash, VerifyEmail: true,
 		DropUnprovenSocial: true, RevokeSessions: true, Mail: s.seal(u.ID, passwordChangedMessage(u.Email))}
+	ev := s.auditEvent(ctx, "reset_confirm", "user_id", code.UserID)
+	change.Audit = []AuditEvent{ev}
 	if err := s.store.UseCode(ctx, code.ID, change); err != nil {
 		if errors.Is(err, ErrNotFound) { // a concurrent confirm used the code first
 			return errInvalidCode
@@ -125,7 +131,7 @@ func (s *Service) ConfirmReset(ctx context.Context, email, otp, password string,
 	}
 	s.mailed()
 	s.clearLoginFailures(ctx, EmailKey(email))
-	s.event(ctx, slog.LevelInfo, "password reset", "reset_confirm", "user_id", code.UserID)
+	s.logged(ctx, slog.LevelInfo, "password reset", ev)
 	return nil
 }
 

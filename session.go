@@ -123,9 +123,6 @@ func (s *Service) Login(ctx context.Context, email, password string, phone, otp 
 		// The password was reset (or the account disabled) while it was being checked.
 		return TokenPair{}, ErrInvalidCredentials
 	}
-	if err == nil {
-		s.event(ctx, slog.LevelInfo, "signed in", "login", "user_id", u.ID)
-	}
 	return pair, err
 }
 
@@ -147,15 +144,18 @@ func (s *Service) upgradeHash(ctx context.Context, u User, password string) {
 	}
 }
 
-// startSession records a new sign-in of u that began at start and returns its first token
-// pair. It returns ErrConflict when u's credentials changed, or u was disabled, since u was read.
-func (s *Service) startSession(ctx context.Context, u User, start time.Time, amr []string) (TokenPair, error) {
+// startSession records a new sign-in of u that began at start, with its login event (attrs
+// say more of it), and returns its first token pair. It returns ErrConflict when u's
+// credentials changed, or u was disabled, since u was read.
+func (s *Service) startSession(ctx context.Context, u User, start time.Time, amr []string, attrs ...any) (TokenPair, error) {
 	sess := Session{ID: newID(), UserID: u.ID, CreatedAt: start, AMR: amr, PasswordChangedAt: u.PasswordChangedAt}
 	s.describeSession(ctx, &sess)
 	first := s.nextRefresh(sess.ID, u.ID, sess.CreatedAt, s.now())
-	if err := s.store.CreateSession(ctx, sess, first); err != nil {
+	ev := s.auditEvent(ctx, "login", append([]any{"user_id", u.ID, "session_id", sess.ID}, attrs...)...)
+	if err := s.store.CreateSession(ctx, sess, first, ev); err != nil {
 		return TokenPair{}, err
 	}
+	s.logged(ctx, slog.LevelInfo, "signed in", ev)
 	return s.pair(first, amr)
 }
 
@@ -224,10 +224,11 @@ func (s *Service) Refresh(ctx context.Context, raw string) (TokenPair, error) {
 		if s.cfg.ReuseWindow > 0 && st.Successor != nil && !st.SuccessorUsed && now.Before(st.UsedAt.Add(s.cfg.ReuseWindow)) {
 			return s.pair(*st.Successor, st.SessionAMR)
 		}
-		s.event(ctx, slog.LevelWarn, "refresh token reuse: session revoked", "refresh_reuse", "user_id", st.Token.UserID, "session_id", st.Token.SessionID)
-		if err := s.store.RevokeSession(ctx, st.Token.SessionID, now); err != nil {
+		ev := s.auditEvent(ctx, "refresh_reuse", "user_id", st.Token.UserID, "session_id", st.Token.SessionID)
+		if err := s.store.RevokeSession(ctx, st.Token.SessionID, now, ev); err != nil {
 			return TokenPair{}, err
 		}
+		s.logged(ctx, slog.LevelWarn, "refresh token reuse: session revoked", ev)
 		return TokenPair{}, ErrTokenInvalid
 	}
 	return TokenPair{}, ErrTokenInvalid
@@ -280,9 +281,10 @@ func (s *Service) Logout(ctx context.Context, raw string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.RevokeSession(ctx, st.Token.SessionID, s.now()); err != nil {
+	ev := s.auditEvent(ctx, "logout", "user_id", st.Token.UserID, "session_id", st.Token.SessionID)
+	if err := s.store.RevokeSession(ctx, st.Token.SessionID, s.now(), ev); err != nil {
 		return err
 	}
-	s.event(ctx, slog.LevelInfo, "signed out", "logout", "user_id", st.Token.UserID, "session_id", st.Token.SessionID)
+	s.logged(ctx, slog.LevelInfo, "signed out", ev)
 	return nil
 }

@@ -94,12 +94,9 @@ func (s *Service) SignInWithProvider(ctx context.Context, provider, credential s
 			if !u.Active {
 				return TokenPair{}, false, ErrInvalidCredentials
 			}
-			pair, err := s.secondStep(ctx, u, s.now(), amrGoogle, otp, false)
+			pair, err := s.secondStep(ctx, u, s.now(), amrGoogle, otp, false, "method", provider)
 			if errors.Is(err, ErrConflict) {
 				continue
-			}
-			if err == nil {
-				s.event(ctx, slog.LevelInfo, "signed in", "login", "method", provider, "user_id", u.ID)
 			}
 			return pair, created, err
 		case !errors.Is(err, ErrNotFound):
@@ -126,10 +123,11 @@ func (s *Service) adoptEmailLink(ctx context.Context, provider string, id Social
 	if err != nil {
 		return u, err
 	}
-	if err := s.store.RekeySocial(ctx, provider, EmailKey(email), id.Subject); err != nil {
+	ev := s.auditEvent(ctx, "social_link", "provider", provider, "user_id", u.ID, "rekeyed", true)
+	if err := s.store.RekeySocial(ctx, provider, EmailKey(email), id.Subject, ev); err != nil {
 		return User{}, err
 	}
-	s.event(ctx, slog.LevelInfo, "imported social link re-keyed from email to subject", "social_link", "provider", provider, "user_id", u.ID)
+	s.logged(ctx, slog.LevelInfo, "imported social link re-keyed from email to subject", ev)
 	return u, nil
 }
 
@@ -172,11 +170,13 @@ func (s *Service) adoptIdentity(ctx context.Context, provider string, id SocialI
 		if !existing.EmailVerified {
 			change.SetPassword, change.PasswordHash = true, ""
 		}
+		ev := s.auditEvent(ctx, "social_link", "provider", provider, "user_id", existing.ID,
+			"password_removed", change.SetPassword && existing.PasswordHash != "")
+		change.Audit = []AuditEvent{ev}
 		if err := s.store.LinkSocial(ctx, link, change); err != nil {
 			return false, err
 		}
-		s.event(ctx, slog.LevelInfo, "social identity linked", "social_link", "provider", provider, "user_id", existing.ID,
-			"password_removed", change.SetPassword && existing.PasswordHash != "")
+		s.logged(ctx, slog.LevelInfo, "social identity linked", ev)
 		return false, nil
 	}
 	if !errors.Is(err, ErrNotFound) {
@@ -184,13 +184,14 @@ func (s *Service) adoptIdentity(ctx context.Context, provider string, id SocialI
 	}
 	u := User{ID: uuid.NewString(), FirstName: profileName(id.FirstName), LastName: profileName(id.LastName),
 		Email: email, EmailVerified: id.EmailVerified, Active: true, DateJoined: now}
-	if err := s.store.CreateSocialUser(ctx, u, link); err != nil {
+	ev := s.auditEvent(ctx, "register", "method", provider, "user_id", u.ID)
+	if err := s.store.CreateSocialUser(ctx, u, link, ev); err != nil {
 		if errors.Is(err, ErrEmailTaken) { // the email was registered meanwhile
 			return false, ErrConflict
 		}
 		return false, err
 	}
-	s.event(ctx, slog.LevelInfo, "user registered", "register", "method", provider, "user_id", u.ID)
+	s.logged(ctx, slog.LevelInfo, "user registered", ev)
 	return true, nil
 }
 

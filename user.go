@@ -62,6 +62,8 @@ type AccountChange struct {
 	// refresh token, as CreateSession stores one (a password change hands out a new pair).
 	StartSession *NewSession
 	Mail         *Outgoing
+	// Audit are the audit events that record the change, written in its transaction.
+	Audit []AuditEvent
 }
 
 // NewSession is a sign-in to store and its first refresh token.
@@ -224,13 +226,14 @@ func (s *Service) Register(ctx context.Context, r Registration, found Validation
 			return err
 		}
 	}
-	if err := s.store.CreateUser(ctx, u, code, mail); err != nil {
+	ev := s.auditEvent(ctx, "register", "user_id", u.ID, "password_set", r.Password != nil)
+	if err := s.store.CreateUser(ctx, u, code, mail, ev); err != nil {
 		return takenError(err)
 	}
 	if mail != nil {
 		s.mailed()
 	}
-	s.event(ctx, slog.LevelInfo, "user registered", "register", "user_id", u.ID, "password_set", r.Password != nil)
+	s.logged(ctx, slog.LevelInfo, "user registered", ev)
 	return nil
 }
 

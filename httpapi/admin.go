@@ -177,3 +177,63 @@ func handleAdminUnlock(svc *auth.Service, log *slog.Logger) http.Handler {
 		return http.StatusOK, empty, svc.AdminUnlock(r.Context(), r.PathValue("id"))
 	})
 }
+
+// AuditEventBody is an audit event as GET /admin/audit and `authd audit -json` show it.
+type AuditEventBody struct {
+	ID        string            `json:"id"`
+	Time      string            `json:"time"`
+	Event     string            `json:"event"`
+	UserID    *string           `json:"user_id"`
+	SID       *string           `json:"sid"`
+	IP        string            `json:"ip"`
+	UserAgent string            `json:"user_agent"`
+	RequestID string            `json:"request_id"`
+	Detail    map[string]string `json:"detail"`
+}
+
+// AuditEventOf is the admin API's view of an audit event.
+func AuditEventOf(ev auth.AuditEvent) AuditEventBody {
+	optional := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	detail := ev.Detail
+	if detail == nil {
+		detail = map[string]string{}
+	}
+	return AuditEventBody{ID: ev.ID, Time: timestamp(ev.Time), Event: ev.Event, UserID: optional(ev.UserID),
+		SID: optional(ev.SessionID), IP: ev.IP, UserAgent: ev.UserAgent, RequestID: ev.RequestID, Detail: detail}
+}
+
+// AuditPageBody is a page of the audit log: {"results": [...], "next": "<cursor>"|null}.
+type AuditPageBody struct {
+	Results []AuditEventBody `json:"results"`
+	Next    *string          `json:"next"`
+}
+
+// AuditPageOf is the admin API's view of a page of the audit log.
+func AuditPageOf(page auth.AuditPage) AuditPageBody {
+	body := AuditPageBody{Results: make([]AuditEventBody, len(page.Events))}
+	for i, ev := range page.Events {
+		body.Results[i] = AuditEventOf(ev)
+	}
+	if page.Next != "" {
+		body.Next = &page.Next
+	}
+	return body
+}
+
+func handleAdminAudit(svc *auth.Service, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		page, err := svc.AdminAudit(r.Context(), auth.AuditListRequest{User: q.Get("user"), Event: q.Get("event"),
+			Since: q.Get("since"), Limit: q.Get("limit"), Cursor: q.Get("cursor")})
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, AuditPageOf(page))
+	})
+}

@@ -52,6 +52,7 @@ func addAdminRoutes(mux *http.ServeMux, svc *auth.Service, log *slog.Logger, met
 	serve(mux, "/admin/users/{id}/", methods{"GET": handleAdminUser(svc, log), "PATCH": handleAdminUpdateUser(svc, log), "DELETE": handleAdminDeleteUser(svc, log)})
 	post(mux, "/admin/users/{id}/signout/", handleAdminSignOut(svc, log))
 	post(mux, "/admin/users/{id}/unlock/", handleAdminUnlock(svc, log))
+	get(mux, "/admin/audit/", handleAdminAudit(svc, log))
 	if metrics != nil {
 		get(mux, "/metrics", metrics)
 	}

@@ -145,8 +145,8 @@ type codeCounter struct {
 	m *Metrics
 }
 
-func (c codeCounter) AddCode(ctx context.Context, code auth.Code, mail *auth.Outgoing, limit int, since time.Time) error {
-	err := c.Store.AddCode(ctx, code, mail, limit, since)
+func (c codeCounter) AddCode(ctx context.Context, code auth.Code, mail *auth.Outgoing, limit int, since time.Time, audit ...auth.AuditEvent) error {
+	err := c.Store.AddCode(ctx, code, mail, limit, since, audit...)
 	if _, ok := err.(*auth.ThrottledError); ok {
 		c.m.throttled.WithLabelValues("codes").Inc()
 	}

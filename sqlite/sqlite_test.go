@@ -65,7 +65,7 @@ func TestTokensOfAPurgedSignInArePurgedWhenTheyExpire(t *testing.T) {
 	}
 	purge := func(at time.Time) {
 		for {
-			if n, err := s.Purge(ctx, at, 100); err != nil {
+			if n, err := s.Purge(ctx, at, 100, 0); err != nil {
 				t.Fatal(err)
 			} else if n == 0 {
 				return

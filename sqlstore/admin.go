@@ -59,12 +59,12 @@ func (s *Store) UserRecord(ctx context.Context, id string) (auth.UserRecord, err
 }
 
 // UpdateUser applies u in one transaction; a new email uses up the account's unused codes.
-func (s *Store) UpdateUser(ctx context.Context, id string, u auth.UserUpdate, at time.Time) error {
+func (s *Store) UpdateUser(ctx context.Context, id string, u auth.UserUpdate, at time.Time, audit ...auth.AuditEvent) error {
 	var key sql.NullString
 	if u.Email != nil {
 		key = sql.NullString{String: auth.EmailKey(*u.Email), Valid: true}
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inAuditedTx(ctx, audit, func(tx *sql.Tx) error {
 		n, err := s.exec(ctx, tx, "updateUser", nullString(u.FirstName), nullString(u.LastName), nullString(u.Address),
 			nullString(u.Phone), nullString(u.Email), key, nullBool(u.Active), nullBool(u.EmailVerified), id)
 		if err != nil {
@@ -91,24 +91,23 @@ func nullBool(b *bool) sql.NullInt64 {
 
 // RetireSigningKey marks the signing key retired at at; auth.ErrNotFound when there is no such
 // key not yet retired.
-func (s *Store) RetireSigningKey(ctx context.Context, kid string, at time.Time) error {
-	return s.retire(ctx, "retireSigningKey", kid, at)
+func (s *Store) RetireSigningKey(ctx context.Context, kid string, at time.Time, audit ...auth.AuditEvent) error {
+	return s.retire(ctx, "retireSigningKey", kid, at, audit)
 }
 
 // RetireRefreshKey marks the refresh key retired at at, as RetireSigningKey does.
-func (s *Store) RetireRefreshKey(ctx context.Context, kid string, at time.Time) error {
-	return s.retire(ctx, "retireRefreshKey", kid, at)
+func (s *Store) RetireRefreshKey(ctx context.Context, kid string, at time.Time, audit ...auth.AuditEvent) error {
+	return s.retire(ctx, "retireRefreshKey", kid, at, audit)
 }
 
-func (s *Store) retire(ctx context.Context, query, kid string, at time.Time) error {
-	n, err := s.exec(ctx, nil, query, micros(at), kid)
-	if err != nil {
-		return s.wrap(err)
-	}
-	if n == 0 {
-		return auth.ErrNotFound
-	}
-	return nil
+func (s *Store) retire(ctx context.Context, query, kid string, at time.Time, audit []auth.AuditEvent) error {
+	return s.audited(ctx, audit, func(tx *sql.Tx) error {
+		n, err := s.exec(ctx, tx, query, micros(at), kid)
+		if err == nil && n == 0 {
+			err = auth.ErrNotFound
+		}
+		return err
+	})
 }
 
 // OutboxBacklog returns how many emails wait to be sent and when the oldest was queued (zero

@@ -18,8 +18,8 @@ func (s *Store) insertCode(ctx context.Context, tx *sql.Tx, c auth.Code) error {
 }
 
 // AddCode stores a code and its email unless the hourly cap is reached.
-func (s *Store) AddCode(ctx context.Context, c auth.Code, mail *auth.Outgoing, limit int, since time.Time) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+func (s *Store) AddCode(ctx context.Context, c auth.Code, mail *auth.Outgoing, limit int, since time.Time, audit ...auth.AuditEvent) error {
+	return s.inAuditedTx(ctx, audit, func(tx *sql.Tx) error {
 		if s.d.LockEmail != "" {
 			if _, err := tx.ExecContext(ctx, s.rebind(s.d.LockEmail), c.EmailKey); err != nil {
 				return err

@@ -44,8 +44,8 @@ func (s *Store) LegacyRefreshState(ctx context.Context, jti string) (auth.Legacy
 // UseLegacyRefresh records the token's use and stores the sign-in it became, in one transaction:
 // the conditional upsert first, so that of racing uses one wins and the others (waiting on its
 // row) see it used and return auth.ErrConflict.
-func (s *Store) UseLegacyRefresh(ctx context.Context, use auth.LegacyUse, sess auth.Session, first auth.RefreshToken) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+func (s *Store) UseLegacyRefresh(ctx context.Context, use auth.LegacyUse, sess auth.Session, first auth.RefreshToken, audit ...auth.AuditEvent) error {
+	return s.inAuditedTx(ctx, audit, func(tx *sql.Tx) error {
 		if err := s.useLegacy(ctx, tx, use, sql.NullString{String: sess.ID, Valid: true}, sql.NullString{String: first.JTI, Valid: true}); err != nil {
 			return err
 		}
@@ -54,8 +54,8 @@ func (s *Store) UseLegacyRefresh(ctx context.Context, use auth.LegacyUse, sess a
 }
 
 // RevokeLegacyRefresh records the token used, with no sign-in, or returns auth.ErrConflict.
-func (s *Store) RevokeLegacyRefresh(ctx context.Context, use auth.LegacyUse) error {
-	return s.wrap(s.useLegacy(ctx, nil, use, sql.NullString{}, sql.NullString{}))
+func (s *Store) RevokeLegacyRefresh(ctx context.Context, use auth.LegacyUse, audit ...auth.AuditEvent) error {
+	return s.audited(ctx, audit, func(tx *sql.Tx) error { return s.useLegacy(ctx, tx, use, sql.NullString{}, sql.NullString{}) })
 }
 
 func (s *Store) useLegacy(ctx context.Context, tx *sql.Tx, use auth.LegacyUse, sessionID, successor sql.NullString) error {

@@ -31,8 +31,8 @@ func (s *Store) TOTP(ctx context.Context, userID string) (auth.TOTP, error) {
 
 // ConfirmTOTP turns the enrolment on, taking step, and stores the recovery codes, in one
 // transaction; auth.ErrConflict when it is on already or step is not newer than the last used.
-func (s *Store) ConfirmTOTP(ctx context.Context, userID string, step int64, recovery [][]byte, at time.Time) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+func (s *Store) ConfirmTOTP(ctx context.Context, userID string, step int64, recovery [][]byte, at time.Time, audit ...auth.AuditEvent) error {
+	return s.inAuditedTx(ctx, audit, func(tx *sql.Tx) error {
 		n, err := s.exec(ctx, tx, "confirmTOTP", micros(at), step, userID, step)
 		if err != nil {
 			return err
@@ -82,8 +82,8 @@ func (s *Store) replaceRecoveryCodes(ctx context.Context, tx *sql.Tx, userID str
 
 // DeleteTOTP turns two-factor sign-in off: the authenticator, its recovery codes and its
 // waiting sign-ins go, in one transaction.
-func (s *Store) DeleteTOTP(ctx context.Context, userID string) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+func (s *Store) DeleteTOTP(ctx context.Context, userID string, audit ...auth.AuditEvent) error {
+	return s.inAuditedTx(ctx, audit, func(tx *sql.Tx) error {
 		for _, q := range []string{"deleteTOTP", "deleteRecoveryCodes", "deleteUserChallenges"} {
 			if _, err := s.exec(ctx, tx, q, userID); err != nil {
 				return err
@@ -113,8 +113,8 @@ func (s *Store) ClaimMFAChallenge(ctx context.Context, tokenHash []byte, now tim
 
 // FinishMFAChallenge uses the challenge up and stores the sign-in it becomes, in one
 // transaction; auth.ErrConflict when it was used meanwhile or the user's credentials changed.
-func (s *Store) FinishMFAChallenge(ctx context.Context, tokenHash []byte, now time.Time, sess auth.Session, first auth.RefreshToken) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+func (s *Store) FinishMFAChallenge(ctx context.Context, tokenHash []byte, now time.Time, sess auth.Session, first auth.RefreshToken, audit ...auth.AuditEvent) error {
+	return s.inAuditedTx(ctx, audit, func(tx *sql.Tx) error {
 		n, err := s.exec(ctx, tx, "useChallenge", micros(now), tokenHash)
 		if err != nil {
 			return err

@@ -14,12 +14,13 @@ const sessionExpirySlack = time.Hour
 
 // CreateSession stores a sign-in and its first refresh token in one transaction, if the user is
 // active and its credentials are still those the sign-in checked; otherwise auth.ErrConflict.
-// Where the dialect has it as one statement (PostgreSQL), that runs alone: one round trip.
-func (s *Store) CreateSession(ctx context.Context, sess auth.Session, first auth.RefreshToken) error {
-	if _, ok := s.stmt["createSession"]; ok {
+// Where the dialect has it as one statement (PostgreSQL) and there is no audit row to write
+// with it, that runs alone: one round trip.
+func (s *Store) CreateSession(ctx context.Context, sess auth.Session, first auth.RefreshToken, audit ...auth.AuditEvent) error {
+	if _, ok := s.stmt["createSession"]; ok && len(audit) == 0 {
 		return s.wrap(s.createSession(ctx, nil, sess, first))
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error { return s.createSession(ctx, tx, sess, first) })
+	return s.inAuditedTx(ctx, audit, func(tx *sql.Tx) error { return s.createSession(ctx, tx, sess, first) })
 }
 
 // createSession stores the sign-in and its first token in tx (nil only with the one statement),
@@ -121,9 +122,11 @@ func splitAMR(s string) []string {
 }
 
 // RevokeSession revokes a sign-in.
-func (s *Store) RevokeSession(ctx context.Context, sessionID string, now time.Time) error {
-	_, err := s.exec(ctx, nil, "revokeSession", micros(now), sessionID)
-	return s.wrap(err)
+func (s *Store) RevokeSession(ctx context.Context, sessionID string, now time.Time, audit ...auth.AuditEvent) error {
+	return s.audited(ctx, audit, func(tx *sql.Tx) error {
+		_, err := s.exec(ctx, tx, "revokeSession", micros(now), sessionID)
+		return err
+	})
 }
 
 // UserSessions returns the user's live sign-ins, newest first.
@@ -149,10 +152,12 @@ func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) 
 }
 
 // RevokeUserSession revokes the sign-in if it is a live one of the user.
-func (s *Store) RevokeUserSession(ctx context.Context, userID, sessionID string, now time.Time) error {
-	n, err := s.exec(ctx, nil, "revokeUserSession", micros(now), sessionID, userID, micros(now))
-	if err == nil && n == 0 {
-		err = auth.ErrNotFound
-	}
-	return s.wrap(err)
+func (s *Store) RevokeUserSession(ctx context.Context, userID, sessionID string, now time.Time, audit ...auth.AuditEvent) error {
+	return s.audited(ctx, audit, func(tx *sql.Tx) error {
+		n, err := s.exec(ctx, tx, "revokeUserSession", micros(now), sessionID, userID, micros(now))
+		if err == nil && n == 0 {
+			err = auth.ErrNotFound
+		}
+		return err
+	})
 }

@@ -38,8 +38,8 @@ func providers(joined string) []string {
 
 // CreateUser inserts u with an optional reset code and email, in one transaction. A duplicate
 // email or phone is auth.ErrEmailTaken or auth.ErrPhoneTaken.
-func (s *Store) CreateUser(ctx context.Context, u auth.User, code *auth.Code, mail *auth.Outgoing) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+func (s *Store) CreateUser(ctx context.Context, u auth.User, code *auth.Code, mail *auth.Outgoing, audit ...auth.AuditEvent) error {
+	err := s.inAuditedTx(ctx, audit, func(tx *sql.Tx) error {
 		if err := s.insertUser(ctx, tx, u); err != nil {
 			return err
 		}
@@ -102,8 +102,8 @@ func (s *Store) SocialLinks(ctx context.Context, userID string) ([]auth.SocialLi
 }
 
 // CreateSocialUser inserts u and its link to the provider's identity, in one transaction.
-func (s *Store) CreateSocialUser(ctx context.Context, u auth.User, link auth.SocialLink) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+func (s *Store) CreateSocialUser(ctx context.Context, u auth.User, link auth.SocialLink, audit ...auth.AuditEvent) error {
+	err := s.inAuditedTx(ctx, audit, func(tx *sql.Tx) error {
 		if err := s.insertUser(ctx, tx, u); err != nil {
 			return err
 		}
@@ -169,7 +169,10 @@ func (s *Store) applyChange(ctx context.Context, tx *sql.Tx, c auth.AccountChang
 			return err
 		}
 	}
-	return s.insertOutbox(ctx, tx, c.Mail)
+	if err := s.insertOutbox(ctx, tx, c.Mail); err != nil {
+		return err
+	}
+	return s.insertAudit(ctx, tx, c.Audit)
 }
 
 // ChangeAccount applies change in one transaction.
@@ -201,12 +204,14 @@ func (s *Store) SessionStanding(ctx context.Context, sessionID string) (auth.Ses
 }
 
 // SetUserActive enables or disables the user.
-func (s *Store) SetUserActive(ctx context.Context, id string, active bool) error {
-	n, err := s.exec(ctx, nil, "setActive", boolInt(active), id)
-	if err == nil && n == 0 {
-		err = auth.ErrNotFound
-	}
-	return s.wrap(err)
+func (s *Store) SetUserActive(ctx context.Context, id string, active bool, audit ...auth.AuditEvent) error {
+	return s.audited(ctx, audit, func(tx *sql.Tx) error {
+		n, err := s.exec(ctx, tx, "setActive", boolInt(active), id)
+		if err == nil && n == 0 {
+			err = auth.ErrNotFound
+		}
+		return err
+	})
 }
 
 // PhoneTaken reports whether an account has that phone number.
@@ -252,8 +257,8 @@ func nullString(p *string) sql.NullString {
 }
 
 // DeleteUser removes the user and everything that hangs from it, in one transaction.
-func (s *Store) DeleteUser(ctx context.Context, userID string) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+func (s *Store) DeleteUser(ctx context.Context, userID string, audit ...auth.AuditEvent) error {
+	return s.inAuditedTx(ctx, audit, func(tx *sql.Tx) error {
 		for _, q := range []string{"deleteUserSessions", "deleteUserSocial", "deleteUserCodes", "deleteUserMail"} {
 			if _, err := s.exec(ctx, tx, q, userID); err != nil {
 				return err
@@ -268,10 +273,12 @@ func (s *Store) DeleteUser(ctx context.Context, userID string) error {
 }
 
 // RekeySocial changes the subject of a link.
-func (s *Store) RekeySocial(ctx context.Context, provider, oldSubject, newSubject string) error {
-	n, err := s.exec(ctx, nil, "rekeySocial", newSubject, provider, oldSubject)
-	if err == nil && n == 0 {
-		err = auth.ErrNotFound
-	}
-	return s.userConflict(s.wrap(err))
+func (s *Store) RekeySocial(ctx context.Context, provider, oldSubject, newSubject string, audit ...auth.AuditEvent) error {
+	return s.userConflict(s.audited(ctx, audit, func(tx *sql.Tx) error {
+		n, err := s.exec(ctx, tx, "rekeySocial", newSubject, provider, oldSubject)
+		if err == nil && n == 0 {
+			err = auth.ErrNotFound
+		}
+		return err
+	}))
 }

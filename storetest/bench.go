@@ -212,7 +212,7 @@ func Bench(b *testing.B, open func(b *testing.B) Store) {
 			purgeAt := t0.Add(time.Hour)
 			untimed(b, func() {
 				for i == 0 { // first, what the benchmarks before left (revoked sign-ins): not this batch
-					deleted, err := s.Purge(ctx, purgeAt, 10_000)
+					deleted, err := s.Purge(ctx, purgeAt, 10_000, 0)
 					must(b, err)
 					if deleted == 0 {
 						break
@@ -224,7 +224,7 @@ func Bench(b *testing.B, open func(b *testing.B) Store) {
 						auth.RefreshToken{JTI: id + "-1", SessionID: id, UserID: "u8", KeyID: "k", IssuedAt: t0, ExpiresAt: t0.Add(time.Minute)}))
 				}
 			})
-			deleted, err := s.Purge(ctx, purgeAt, batch)
+			deleted, err := s.Purge(ctx, purgeAt, batch, 0)
 			if err == nil && deleted < batch {
 				b.Fatalf("purged %d rows, want the %d expired sign-ins", deleted, batch)
 			}

@@ -160,7 +160,7 @@ func testImportSkips(t *testing.T, s Store) {
 }
 
 func testImportDryRun(t *testing.T, s Store) {
-	mustUser(t, s, imported("e1", "old@example.com", "", djangoHash))
+	importUsers(t, s, []auth.User{imported("e1", "old@example.com", "", djangoHash)}, []string{"2"}, false, "A")
 	old := imported("e1-new", "old@example.com", "", djangoHash)
 	old.FirstName = "Changed"
 	importUsers(t, s, []auth.User{imported("d1", "dry@example.com", "", djangoHash), old}, []string{"1", "2"}, true, "A", "U")
@@ -290,4 +290,20 @@ func count(t *testing.T, s Store, q string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// An account made here, not imported, is never taken by an import of its email: whoever held the
+// address at the original may not be its owner.
+func testImportLeavesNativeAccounts(t *testing.T, s Store) {
+	native := user("7c2e9cf6-0e74-4d1f-9a53-3f3f3f3f3f3f", "native@example.com", "+442071838752")
+	mustUser(t, s, native)
+	in := imported("n-1", "NATIVE@example.com", "", djangoHash)
+	in.FirstName = "Mallory"
+	importUsers(t, s, []auth.User{in}, []string{"9"}, false, auth.SkipNativeEmail)
+	if got, _ := s.UserByEmailKey(ctx, "native@example.com"); got.FirstName == "Mallory" || got.PasswordHash == djangoHash {
+		t.Errorf("the import took the account made here: %+v", got)
+	}
+	if _, err := s.UserByLegacyID(ctx, "9"); !errors.Is(err, auth.ErrNotFound) {
+		t.Errorf("the skipped record's legacy id was set: %v", err)
+	}
 }

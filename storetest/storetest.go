@@ -88,11 +88,16 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		"import social":                     testImportSocial,
 		"import tokens":                     testImportTokens,
 		"rekey social":                      testRekeySocial,
+		"import leaves native accounts":     testImportLeavesNativeAccounts,
 		// The admin API (admin.go).
 		"list users":     testListUsers,
 		"update user":    testUpdateUser,
 		"retire keys":    testRetireKeys,
 		"outbox backlog": testOutboxBacklog,
+		// The audit log (audit.go).
+		"audit with change": testAuditWithChange,
+		"audit list":        testAuditList,
+		"purge audit":       testPurgeAudit,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open(t)) })
@@ -587,7 +592,7 @@ func purgeAll(t *testing.T, s Store, now time.Time, batch int) int {
 	t.Helper()
 	total := 0
 	for {
-		n, err := s.Purge(ctx, now, batch)
+		n, err := s.Purge(ctx, now, batch, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

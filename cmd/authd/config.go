@@ -47,6 +47,7 @@ type config struct {
 	MasterKey          []byte // nil: key material is stored in the clear
 	AdminAddr          string // the admin API and metrics listener; "": none
 	AdminToken         string // its bearer token: a secret, never printed
+	AuditRetention     time.Duration
 }
 
 // setting is one variable: its environment name, its flag, its default and how to read it.
@@ -187,6 +188,11 @@ func settings() []setting {
 		{"AUTH_DEBUG_ADDR", "", "serve Go's profiler (/debug/pprof/) and runtime counters (/debug/vars) here, e.g. 127.0.0.1:6060; never a public address", func(v string, c *config) error { c.DebugAddr = v; return nil }},
 		{"AUTH_ADMIN_ADDR", "", "serve the admin API (/admin/users) and the metrics (/metrics) here, e.g. 127.0.0.1:8001, behind AUTH_ADMIN_TOKEN; never a public address; unset: off", func(v string, c *config) error { c.AdminAddr = v; return nil }},
 		{"AUTH_ADMIN_TOKEN", "", "the bearer token of the admin listener, at least 32 characters (openssl rand -base64 32); required with AUTH_ADMIN_ADDR (set it in the environment, not as a flag)", func(v string, c *config) error { c.AdminToken = v; return nil }},
+		{"AUTH_AUDIT_RETENTION", "90d", "how long audit events are kept (authd audit, GET /admin/audit): days (90d) or a duration (720h); older ones are purged in small batches", func(v string, c *config) error {
+			d, err := parseRetention(v)
+			c.AuditRetention = d
+			return err
+		}},
 		{"AUTH_LOG_LEVEL", "info", "debug, info, warn or error", func(v string, c *config) error {
 			switch v {
 			case "debug", "info", "warn", "error":
@@ -410,6 +416,23 @@ func durationInto(field func(*config) *time.Duration, zeroOK bool) func(string, 
 		*field(c) = d
 		return nil
 	}
+}
+
+// parseRetention parses a number of days (90d) or a Go duration (720h), positive.
+func parseRetention(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		var n int
+		n, err = strconv.Atoi(days)
+		d = time.Duration(n) * 24 * time.Hour
+		if n > 100*365 {
+			err = fmt.Errorf("too long")
+		}
+	}
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("want a number of days such as 90d or a duration such as 720h, got %q", v)
+	}
+	return d, nil
 }
 
 // shortDuration is d as an operator writes it: 48h, 5m, 90s (not 48h0m0s).

@@ -195,7 +195,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { sender.Run(background) })
-	wg.Go(func() { purgeLoop(background, store, log) })
+	wg.Go(func() { purgeLoop(background, store, cfg.AuditRetention, log) })
 	wg.Go(func() { reloadKeysLoop(background, svc, cfg.KeyReloadInterval, log) })
 
 	serveErr := make(chan error, 1)
@@ -409,14 +409,14 @@ creates none), and AUTH_MASTER_KEY seals the new keys.
 	return nil
 }
 
-// purgeLoop deletes what can no longer matter (expired tokens, old codes, sent mail) in small
-// batches, so storage stays bounded however long authd runs.
-func purgeLoop(ctx context.Context, store auth.Store, log *slog.Logger) {
+// purgeLoop deletes what can no longer matter (expired tokens, old codes, sent mail, audit events
+// older than keepAudit) in small batches, so storage stays bounded however long authd runs.
+func purgeLoop(ctx context.Context, store auth.Store, keepAudit time.Duration, log *slog.Logger) {
 	tick := time.NewTicker(purgeInterval)
 	defer tick.Stop()
 	for {
 		for {
-			n, err := store.Purge(ctx, time.Now(), 500)
+			n, err := store.Purge(ctx, time.Now(), 500, keepAudit)
 			if err != nil {
 				if ctx.Err() == nil {
 					log.Error("purge failed", "err", err)

@@ -32,6 +32,7 @@ func adminCommands() []command {
 		{"users delete", "ID|EMAIL", "delete an account and everything of it", userCommand("delete", "Deletes the account and everything of it (sign-ins, codes, links, mail).", func(ctx context.Context, svc *auth.Service, id string) error { return svc.AdminDeleteUser(ctx, id) })},
 		{"users signout", "ID|EMAIL", "end every sign-in of an account", userCommand("signout", "Ends every sign-in of the account: its refresh and access tokens stop working.", func(ctx context.Context, svc *auth.Service, id string) error { return svc.AdminSignOut(ctx, id) })},
 		{"users unlock", "ID|EMAIL", "clear the failed sign-ins counted for an account's email", userCommand("unlock", "Clears the failed sign-ins counted for the account's email (in Redis when AUTH_REDIS_URL is set, and in the database), so its owner can sign in at once.", func(ctx context.Context, svc *auth.Service, id string) error { return svc.AdminUnlock(ctx, id) })},
+		{"audit", "[-user id|email] [-event name] [-since time] [-limit n] [-cursor c] [-json]", "show the audit log, newest first, a page at a time", auditList},
 		{"keys list", "[-json]", "list the signing and refresh keys", keysList},
 		{"keys retire", "KID", "retire a key: every instance refuses its tokens within AUTH_KEY_RELOAD_INTERVAL", keysRetire},
 	}
@@ -425,5 +426,65 @@ of its kind cannot be retired: rotate first (authd keys rotate) and wait for the
 	}
 	fmt.Fprintf(stdout, "retired %s key %s: running instances refuse its tokens from their next key reload, within AUTH_KEY_RELOAD_INTERVAL (%s here)\n",
 		k.Kind, k.ID, shortDuration(cfg.KeyReloadInterval))
+	return nil
+}
+
+// auditList is `authd audit`.
+func auditList(ctx context.Context, args []string, env environment, stdout, stderr io.Writer) error {
+	fs, asJSON := adminFlags("audit", `Usage: authd audit [-user id|email] [-event name] [-since time] [-limit n] [-cursor c] [-json]
+
+Shows the audit log, newest first, a page at a time; the last line says how to ask for the next
+page. Events are kept for AUTH_AUDIT_RETENTION.
+
+  -user id|email   only the events of that account (an email names the account that has it now)
+  -event name      only events of that name: `+strings.Join(auth.AuditEvents, ", ")+`
+  -since time      only events at or after it: an ISO 8601 date or time (2026-03-01, 2026-03-01T12:00:00Z)
+  -limit n         events per page, 1 to 100 (default 50)
+  -cursor c        the page after the one that printed c
+  -json            print {"results": [...], "next": "<cursor>"|null}, as GET /admin/audit answers
+`, stderr)
+	user, event, since := fs.String("user", "", ""), fs.String("event", "", ""), fs.String("since", "", "")
+	limit, cursor := fs.String("limit", "", ""), fs.String("cursor", "", "")
+	read := settingFlags(fs, env)
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
+		return err
+	}
+	cfg, err := read()
+	if err != nil {
+		return err
+	}
+	svc, done, err := openAdmin(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer done()
+	page, err := svc.AdminAudit(ctx, auth.AuditListRequest{User: *user, Event: *event, Since: *since, Limit: *limit, Cursor: *cursor})
+	if err != nil {
+		return adminError(err, "page")
+	}
+	if *asJSON {
+		return writeJSONOut(stdout, httpapi.AuditPageOf(page))
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tEVENT\tUSER\tSID\tIP\tREQUEST\tDETAIL")
+	dash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	for _, ev := range page.Events {
+		var detail []string
+		for k, v := range ev.Detail {
+			detail = append(detail, k+"="+v)
+		}
+		sort.Strings(detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.Time.UTC().Format(time.RFC3339Nano), ev.Event, dash(ev.UserID), dash(ev.SessionID),
+			dash(ev.IP), dash(ev.RequestID), dash(strings.Join(detail, " ")))
+	}
+	tw.Flush()
+	if page.Next != "" {
+		fmt.Fprintf(stdout, "more: authd audit -cursor %s (with the same filters)\n", page.Next)
+	}
 	return nil
 }

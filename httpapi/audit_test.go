@@ -1,0 +1,284 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authd/authd/authtest"
+)
+
+// auditRow is an event as GET /admin/audit answers it.
+type auditRow struct {
+	ID        string            `json:"id"`
+	Time      string            `json:"time"`
+	Event     string            `json:"event"`
+	UserID    *string           `json:"user_id"`
+	SID       *string           `json:"sid"`
+	IP        string            `json:"ip"`
+	UserAgent string            `json:"user_agent"`
+	RequestID string            `json:"request_id"`
+	Detail    map[string]string `json:"detail"`
+}
+
+func auditPage(t *testing.T, a *env, query string) ([]auditRow, *string) {
+	t.Helper()
+	r := a.adm("GET", "/admin/audit/?"+query, nil)
+	if r.status != 200 {
+		t.Fatalf("GET /admin/audit/?%s: %d %s", query, r.status, r.raw)
+	}
+	var page struct {
+		Results []auditRow `json:"results"`
+		Next    *string    `json:"next"`
+	}
+	if err := json.Unmarshal([]byte(r.raw), &page); err != nil {
+		t.Fatal(err)
+	}
+	return page.Results, page.Next
+}
+
+// TestAuditEvents makes each event the contract lists happen through the API and finds it in
+// GET /admin/audit with the account, the sign-in, and the request's address, user agent and id.
+func TestAuditEvents(t *testing.T) {
+	e := newEnv(t, func(e *env) { e.cfg.LoginFailureLimit = 3; e.cfg.ReuseWindow = 0 })
+	a := e.adminAPI()
+	n := 0
+	// send makes a request with its own user agent and request id, and returns the id.
+	send := func(method, path, access string, body obj, status int) (string, response) {
+		t.Helper()
+		n++
+		rid := fmt.Sprintf("audit-request-%d", n)
+		headers := []string{"User-Agent", "audit-test/" + rid, "X-Request-ID", rid}
+		if access != "" {
+			headers = append(headers, "Authorization", "Bearer "+access)
+		}
+		raw := ""
+		if body != nil {
+			b, _ := json.Marshal(body)
+			raw = string(b)
+		}
+		r := e.do(method, path, "application/json", raw, headers...)
+		if r.status != status {
+			t.Fatalf("%s %s: %d %s, want %d", method, path, r.status, r.raw, status)
+		}
+		return rid, r
+	}
+	// check finds the newest event of its kind and that it came from request rid.
+	check := func(event, rid, userID string, withSID bool) auditRow {
+		t.Helper()
+		rows, _ := auditPage(t, a, "event="+event+"&limit=1")
+		if len(rows) != 1 {
+			t.Fatalf("no %s event", event)
+		}
+		ev := rows[0]
+		if ev.RequestID != rid || ev.IP != "127.0.0.1" || ev.UserAgent != "audit-test/"+rid || ev.Event != event || ev.ID == "" {
+			t.Errorf("%s: got %+v, want request %s from 127.0.0.1", event, ev, rid)
+		}
+		if _, err := time.Parse(time.RFC3339, ev.Time); err != nil {
+			t.Errorf("%s: time %q", event, ev.Time)
+		}
+		if userID != "" && (ev.UserID == nil || *ev.UserID != userID) {
+			t.Errorf("%s: user_id %v, want %s", event, ev.UserID, userID)
+		}
+		if withSID && (ev.SID == nil || *ev.SID == "") {
+			t.Errorf("%s: no sid: %+v", event, ev)
+		}
+		return ev
+	}
+	userID := func(email string) string {
+		t.Helper()
+		rows, _ := auditPage(t, a, "user="+url.QueryEscape(email)+"&event=user_created")
+		if len(rows) != 1 || rows[0].UserID == nil {
+			t.Fatalf("user_created of %s: %+v", email, rows)
+		}
+		return *rows[0].UserID
+	}
+
+	body := obj{"first_name": "Grace", "last_name": "Hopper", "email": "audit@example.com", "phone_no": newPhone(), "password": testPassword}
+	rid, _ := send("POST", "/auth/register/", "", body, 201)
+	id := userID("audit@example.com")
+	check("user_created", rid, id, false)
+
+	rid, r := send("POST", "/auth/token/", "", obj{"email": "audit@example.com", "password": testPassword}, 200)
+	access, refresh := r.str("access"), r.str("refresh")
+	login := check("login", rid, id, true)
+
+	rid, _ = send("POST", "/auth/token/", "", obj{"email": "audit@example.com", "password": "wrong password"}, 401)
+	check("login_failed", rid, id, false)
+
+	// Refresh reuse: the used token again, with no reuse window, revokes the sign-in.
+	_, r = send("POST", "/auth/token/refresh/", "", obj{"refresh_token": refresh}, 200)
+	rid, _ = send("POST", "/auth/token/refresh/", "", obj{"refresh_token": refresh}, 401)
+	if ev := check("refresh_reuse", rid, id, true); *ev.SID != *login.SID {
+		t.Errorf("refresh_reuse of sign-in %s, want %s", *ev.SID, *login.SID)
+	}
+
+	_, refresh = e.login("audit@example.com", testPassword)
+	rid, _ = send("POST", "/auth/logout/", "", obj{"refresh_token": refresh}, 200)
+	check("logout", rid, id, true)
+
+	access, _ = e.login("audit@example.com", testPassword)
+	other, _ := e.login("audit@example.com", testPassword)
+	sessions := e.as(other, "GET", "/auth/sessions/", nil)
+	var list []struct {
+		ID      string `json:"id"`
+		Current bool   `json:"current"`
+	}
+	json.Unmarshal([]byte(sessions.raw), &list)
+	var end string
+	for _, s := range list {
+		if !s.Current {
+			end = s.ID
+		}
+	}
+	if end == "" {
+		t.Fatalf("sessions: %s", sessions.raw)
+	}
+	rid, _ = send("DELETE", "/auth/sessions/"+end+"/", other, nil, 200)
+	if ev := check("session_revoked", rid, id, true); *ev.SID != end {
+		t.Errorf("session_revoked of %s, want %s", *ev.SID, end)
+	}
+
+	rid, r = send("POST", "/auth/password/change/", other, obj{"old_password": testPassword, "new_password": "a new secret phrase"}, 200)
+	check("password_change", rid, id, false)
+	access = r.str("access")
+
+	rid, _ = send("POST", "/auth/logout/all/", access, nil, 200)
+	check("logout_all", rid, id, false)
+
+	before := len(e.smtp.Received())
+	rid, _ = send("POST", "/auth/password/reset/", "", obj{"email": "audit@example.com"}, 200)
+	check("reset_request", rid, id, false)
+	code := ""
+	for n := before + 1; code == ""; n++ {
+		for _, m := range e.smtp.WaitFor(n)[before:] {
+			if m.To == "audit@example.com" && strings.Contains(m.Subject, "reset code") {
+				code = authtest.Code(t, m)
+			}
+		}
+	}
+	rid, _ = send("POST", "/auth/password/reset/confirm/", "", obj{"email": "audit@example.com", "otp": code, "password": "yet another phrase"}, 200)
+	check("reset_confirm", rid, id, false)
+
+	for range 3 {
+		send("POST", "/auth/token/", "", obj{"email": "audit@example.com", "password": "wrong password"}, 401)
+	}
+	rid, _ = send("POST", "/auth/token/", "", obj{"email": "audit@example.com", "password": "wrong password"}, 429)
+	check("login_locked", rid, "", false)
+
+	// The admin's actions: each an admin_action saying which, and the account's own event.
+	admin := func(method, path string, body obj) string {
+		t.Helper()
+		n++
+		rid := fmt.Sprintf("audit-request-%d", n)
+		raw := ""
+		if body != nil {
+			b, _ := json.Marshal(body)
+			raw = string(b)
+		}
+		r := a.do(method, path, "application/json", raw, "Authorization", "Bearer "+adminToken, "User-Agent", "audit-test/"+rid, "X-Request-ID", rid)
+		if r.status != 200 {
+			t.Fatalf("%s %s: %d %s", method, path, r.status, r.raw)
+		}
+		return rid
+	}
+	for _, c := range []struct {
+		method, path string
+		body         obj
+		action       string
+		event        string
+	}{
+		{"PATCH", "/admin/users/" + id + "/", obj{"is_active": false}, "user_disable", "user_disabled"},
+		{"PATCH", "/admin/users/" + id + "/", obj{"is_active": true}, "user_enable", "user_enabled"},
+		{"POST", "/admin/users/" + id + "/signout/", nil, "user_signout", "logout_all"},
+		{"POST", "/admin/users/" + id + "/unlock/", nil, "user_unlock", ""},
+		{"DELETE", "/admin/users/" + id + "/", nil, "user_delete", "user_deleted"},
+	} {
+		rid := admin(c.method, c.path, c.body)
+		if ev := check("admin_action", rid, id, false); ev.Detail["action"] != c.action {
+			t.Errorf("admin_action detail %v, want action %s", ev.Detail, c.action)
+		}
+		if c.event != "" {
+			check(c.event, rid, id, false)
+		}
+	}
+
+	// The account's whole history, kept after it was deleted, newest first.
+	rows, _ := auditPage(t, a, "user="+id+"&limit=100")
+	if len(rows) < 20 || rows[0].Event != "user_deleted" && rows[0].Event != "admin_action" || rows[len(rows)-1].Event != "user_created" {
+		t.Errorf("history of %s: %d events, first %s, last %s", id, len(rows), rows[0].Event, rows[len(rows)-1].Event)
+	}
+}
+
+func TestAdminAuditPagesAndFilters(t *testing.T) {
+	e := newEnv(t)
+	a := e.adminAPI()
+	for i := range 5 {
+		e.register(fmt.Sprintf("page%d@example.com", i))
+	}
+	e.login("page0@example.com", testPassword)
+
+	// Pages of two, newest first, that add up to all the events, while events are added.
+	var seen []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		q := "event=user_created&limit=2"
+		if cursor != "" {
+			q += "&cursor=" + url.QueryEscape(cursor)
+		}
+		rows, next := auditPage(t, a, q)
+		for _, r := range rows {
+			seen = append(seen, r.ID)
+			if r.Event != "user_created" {
+				t.Errorf("event filter let %s through", r.Event)
+			}
+		}
+		if pages == 0 {
+			e.register("late@example.com") // lands before the first page: never in the later ones
+		}
+		if next == nil {
+			break
+		}
+		cursor = *next
+	}
+	if len(seen) != 5 {
+		t.Fatalf("paged through %d user_created events, want 5", len(seen))
+	}
+	all, _ := auditPage(t, a, "limit=100")
+	if len(all) != 7 {
+		t.Fatalf("%d events, want 7 (six accounts, one sign-in)", len(all))
+	}
+	newest, _ := time.Parse(time.RFC3339Nano, all[0].Time)
+	rows, _ := auditPage(t, a, "since="+url.QueryEscape(newest.Format(time.RFC3339Nano)))
+	if len(rows) == 0 || len(rows) == 7 || rows[0].ID != all[0].ID {
+		t.Errorf("since the newest: %d events", len(rows))
+	}
+	if rows, _ := auditPage(t, a, "since="+all[6].Time[:10]); len(rows) != 7 {
+		t.Errorf("since the day: %d events, want 7", len(rows))
+	}
+	if rows, _ := auditPage(t, a, "since=2999-01-01"); len(rows) != 0 {
+		t.Errorf("since the future: %d", len(rows))
+	}
+	if rows, _ := auditPage(t, a, "user=page0@example.com"); len(rows) != 2 || rows[0].Event != "login" {
+		t.Errorf("by email: %+v", rows)
+	}
+	if rows, _ := auditPage(t, a, "user=nobody@example.com"); len(rows) != 0 {
+		t.Errorf("unknown email: %+v", rows)
+	}
+
+	for _, c := range []struct{ query, body string }{
+		{"limit=0", `{"limit":["Ensure this value is greater than or equal to 1."]}`},
+		{"limit=x", `{"limit":["A valid integer is required."]}`},
+		{"limit=101", `{"limit":["Ensure this value is less than or equal to 100."]}`},
+		{"cursor=nope", `{"cursor":["Invalid cursor."]}`},
+		{"since=yesterday", `{"since":["Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."]}`},
+		{"event=signed_in", `{"event":["\"signed_in\" is not a valid choice."]}`},
+		{"user=not-an-id", `{"user":["Must be an account id or an email."]}`},
+	} {
+		want(t, a.adm("GET", "/admin/audit?"+c.query, nil), 400, c.body)
+	}
+	want(t, e.do("GET", "/admin/audit", "", ""), 404, `{"detail":"Not found."}`) // never on the public listener
+}

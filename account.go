@@ -171,7 +171,8 @@ func (s *Service) ChangePassword(ctx context.Context, c Caller, oldPassword *str
 		PasswordHash: hash, RevokeSessions: true, StartSession: &NewSession{Session: sess, First: first},
 		Mail: s.seal(u.ID, passwordChangedMessage(u.Email))}
 	ev := s.auditEvent(ctx, "password_change", "user_id", u.ID, "first_password", u.PasswordHash == "")
-	change.Audit = []AuditEvent{ev}
+	// The sign-in the change hands out starts here: its login row is written with it.
+	change.Audit = []AuditEvent{ev, s.auditEvent(ctx, "login", "user_id", u.ID, "session_id", sess.ID, "method", "password_change")}
 	if err := s.store.ChangeAccount(ctx, change); err != nil {
 		if errors.Is(err, ErrConflict) { // changed (or disabled) meanwhile: the old password is no longer it
 			return TokenPair{}, ValidationError{"old_password": {MsgOldPasswordIncorrect}}
@@ -210,7 +211,7 @@ func (s *Service) confirmPassword(ctx context.Context, check fieldCheck, u User,
 		return nil
 	}
 	key := EmailKey(u.Email)
-	if err := s.countLoginAttempt(ctx, key); err != nil {
+	if err := s.countLoginAttempt(ctx, key, u.ID); err != nil {
 		return err
 	}
 	ok, _, err := s.hasher.Check(ctx, u.PasswordHash, value)

@@ -47,6 +47,7 @@ var auditNames = map[string]string{
 	"login":           "login",
 	"legacy_refresh":  "login", // a sign-in with a token of the original service
 	"login_failed":    "login_failed",
+	"mfa_code_failed": "login_failed", // a wrong second-factor code is a failed sign-in
 	"login_locked":    "login_locked",
 	"refresh_reuse":   "refresh_reuse",
 	"logout":          "logout",
@@ -79,7 +80,7 @@ func (s *Service) auditEvent(ctx context.Context, name string, attrs ...any) Aud
 		return ev
 	}
 	ev.ID, ev.Time = newID(), s.now()
-	ev.IP, ev.RequestID = c.IP, c.RequestID
+	ev.IP, ev.RequestID, ev.SessionID = c.IP, c.RequestID, c.SessionID
 	ev.UserAgent = truncate(dropControlCharacters(c.UserAgent), MaxUserAgentLength)
 	ev.Detail = map[string]string{}
 	for i := 0; i+1 < len(attrs); i += 2 {

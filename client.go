@@ -11,6 +11,7 @@ type Client struct {
 	IP        string // the address the limits use: the connection's, or a trusted proxy's X-Forwarded-For
 	RequestID string
 	UserAgent string
+	SessionID string // the sign-in a signed-in request's access token names; "" otherwise
 }
 
 type clientKey struct{}

@@ -20,7 +20,10 @@ func (s *Service) loginLimitOn() bool { return s.cfg.LoginFailureLimit > 0 && s.
 
 // countLoginAttempt counts one sign-in attempt for the email key, and returns a *ThrottledError
 // once the attempts in the window pass the limit.
-func (s *Service) countLoginAttempt(ctx context.Context, emailKey string) error {
+//
+// Every refused attempt is logged; the audit log keeps one login_locked row per window of an
+// email, so that attempts at a locked email (which cost no hashing) cannot fill it.
+func (s *Service) countLoginAttempt(ctx context.Context, emailKey, userID string) error {
 	if !s.loginLimitOn() {
 		return nil
 	}
@@ -29,7 +32,14 @@ func (s *Service) countLoginAttempt(ctx context.Context, emailKey string) error 
 		return err
 	}
 	if !ok {
-		s.event(ctx, slog.LevelWarn, "sign-in locked", "login_locked", "email_key_hash", redact(emailKey))
+		attrs := []any{"email_key_hash", redact(emailKey)}
+		if userID != "" {
+			attrs = append([]any{"user_id", userID}, attrs...)
+		}
+		s.log.Log(ctx, slog.LevelWarn, "sign-in locked", s.eventAttrs(ctx, "login_locked", attrs)...)
+		if first, _, err := s.limiter.Hit(ctx, "login-locked-audited:"+emailKey, 1, retry); err == nil && first {
+			s.writeAudit(ctx, s.auditEvent(ctx, "login_locked", attrs...))
+		}
 		return &ThrottledError{RetryAfter: retry}
 	}
 	return nil

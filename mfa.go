@@ -148,7 +148,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Caller, code string, found 
 	// A wrong code counts as a failed sign-in, as everywhere a code is judged: otherwise a stolen
 	// access token could guess an unconfirmed enrolment's codes without end.
 	key := EmailKey(u.Email)
-	if err := s.countLoginAttempt(ctx, key); err != nil {
+	if err := s.countLoginAttempt(ctx, key, u.ID); err != nil {
 		return nil, err
 	}
 	step, ok, err := s.matchTOTP(t, code)
@@ -234,7 +234,7 @@ func (s *Service) useSecondFactor(ctx context.Context, u User, code string) erro
 func (s *Service) judgeSecondFactor(ctx context.Context, u User, code string, counted bool) error {
 	key := EmailKey(u.Email)
 	if !counted {
-		if err := s.countLoginAttempt(ctx, key); err != nil {
+		if err := s.countLoginAttempt(ctx, key, u.ID); err != nil {
 			return err
 		}
 	}

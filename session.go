@@ -81,11 +81,11 @@ func (s *Service) Login(ctx context.Context, email, password string, phone, otp 
 	// The attempt is counted before its password is judged, so that however many arrive at once
 	// (on however many instances share the limiter) at most the limit are judged in a window. A
 	// correct password clears the count.
-	if err := s.countLoginAttempt(ctx, key); err != nil {
-		return TokenPair{}, err
-	}
 	u, err := s.store.UserByEmailKey(ctx, key)
 	if err != nil && !errors.Is(err, ErrNotFound) {
+		return TokenPair{}, err
+	}
+	if err := s.countLoginAttempt(ctx, key, u.ID); err != nil {
 		return TokenPair{}, err
 	}
 	// An unknown email checks against an unusable hash: the same work as a wrong password.

@@ -58,6 +58,10 @@ func signedIn(svc *auth.Service, log *slog.Logger, fields []field, fn func(r *ht
 			}
 			return
 		}
+		// The security events of the request are recorded with the sign-in it comes from.
+		client := auth.ClientFrom(r.Context())
+		client.SessionID = caller.SessionID
+		r = r.WithContext(auth.WithClient(r.Context(), client))
 		in := input{values: map[string]string{}, present: map[string]bool{}, sent: map[string]bool{}, errs: auth.ValidationError{}}
 		if fields != nil {
 			if in, err = decode(w, r, fields); err != nil {

@@ -282,3 +282,62 @@ func TestAdminAuditPagesAndFilters(t *testing.T) {
 	}
 	want(t, e.do("GET", "/admin/audit", "", ""), 404, `{"detail":"Not found."}`) // never on the public listener
 }
+
+// Found by the outside review of the audit log: a wrong second-factor code is a login_failed
+// row; login_locked names the account, once per window however many attempts hit the lock;
+// signed-in events carry the caller's sign-in; a password change's new sign-in has its login row.
+func TestAuditReviewFindings(t *testing.T) {
+	e := newEnv(t, func(e *env) { e.cfg.LoginFailureLimit = 3 })
+	a := e.adminAPI()
+	en := e.enrol("audited@example.com")
+	u, _ := e.store.UserByEmailKey(t.Context(), "audited@example.com")
+	count := func(event string) int {
+		rows, _ := auditPage(t, a, "user="+u.ID+"&event="+event+"&limit=100")
+		return len(rows)
+	}
+	before := count("login_failed")
+	want(t, e.finishMFA(e.mfaToken(en.email), e.wrongCode(en.secret)), 400, badCode)
+	if count("login_failed") != before+1 {
+		t.Fatal("a wrong second-factor code left no login_failed row")
+	}
+
+	access := e.wantPair(e.finishMFA(e.mfaToken(en.email), e.codeAt(en.secret, 0)), "pwd", "otp", "mfa")
+	var sid string
+	for _, s := range e.sessionsOf(access) {
+		if s["current"] == true {
+			sid = s["id"].(string)
+		}
+	}
+	r := e.authed("POST", "/auth/password/change/", access, obj{"old_password": testPassword, "new_password": "another long secret 42"})
+	if r.status != 200 {
+		e.failf(r, "password change")
+	}
+	rows, _ := auditPage(t, a, "user="+u.ID+"&event=password_change")
+	if len(rows) != 1 || rows[0].SID == nil || *rows[0].SID != sid {
+		t.Fatalf("password_change rows %+v, want one with the caller's sign-in %s", rows, sid)
+	}
+	logins, _ := auditPage(t, a, "user="+u.ID+"&event=login&limit=100")
+	newSID := ""
+	for _, s := range e.sessionsOf(r.str("access")) {
+		newSID = s["id"].(string)
+	}
+	found := false
+	for _, l := range logins {
+		found = found || (l.SID != nil && *l.SID == newSID)
+	}
+	if !found {
+		t.Fatalf("no login row for the sign-in the password change started (%s)", newSID)
+	}
+
+	for range 3 {
+		e.post("/auth/token/", obj{"email": en.email, "password": "wrong password"})
+	}
+	for range 20 {
+		if r := e.post("/auth/token/", obj{"email": en.email, "password": "wrong password"}); r.status != 429 {
+			e.failf(r, "a locked email: want 429")
+		}
+	}
+	if n := count("login_locked"); n != 1 {
+		t.Fatalf("%d login_locked rows for the account, want one per window", n)
+	}
+}

@@ -80,23 +80,10 @@ const (
 // DefaultUserPageSize), cursor or search is a ValidationError.
 func (s *Service) AdminListUsers(ctx context.Context, req UserListRequest) (UserPage, error) {
 	check := newFieldCheck(nil)
-	q := UserListQuery{Limit: DefaultUserPageSize}
-	if req.Limit != "" {
-		n, err := strconv.Atoi(strings.TrimSpace(req.Limit))
-		switch {
-		case err != nil:
-			check.errs.Add("limit", MsgInvalidInteger)
-		case n < 1:
-			check.errs.Add("limit", "Ensure this value is greater than or equal to 1.")
-		case n > MaxUserPageSize:
-			check.errs.Add("limit", fmt.Sprintf("Ensure this value is less than or equal to %d.", MaxUserPageSize))
-		default:
-			q.Limit = n
-		}
-	}
+	q := UserListQuery{Limit: pageLimit(check, req.Limit, DefaultUserPageSize)}
 	if req.Cursor != "" {
 		var ok bool
-		if q.AfterJoined, q.AfterID, ok = parseUserCursor(req.Cursor); !ok {
+		if q.AfterJoined, q.AfterID, ok = parseKeysetCursor(req.Cursor, isUserID); !ok {
 			check.errs.Add("cursor", MsgInvalidCursor)
 		}
 	}
@@ -125,25 +112,27 @@ func (s *Service) AdminListUsers(ctx context.Context, req UserListRequest) (User
 	if len(users) > want {
 		page.Users = users[:want]
 		last := page.Users[want-1]
-		page.Next = userCursor(last.DateJoined, last.ID)
+		page.Next = keysetCursor(last.DateJoined, last.ID)
 	}
 	s.event(ctx, slog.LevelInfo, "admin action", "admin_action", "action", "user_list", "results", len(page.Users))
 	return page, nil
 }
 
-// userCursor is the opaque cursor of the page after the account (joined, id).
-func userCursor(joined time.Time, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(joined.UnixMicro(), 10) + "." + id))
+// keysetCursor is the opaque cursor of the page after the row (at, id) of a list ordered by time
+// and id: the accounts, the audit log.
+func keysetCursor(at time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at.UnixMicro(), 10) + "." + id))
 }
 
-func parseUserCursor(c string) (time.Time, string, bool) {
+// parseKeysetCursor reads a keysetCursor whose id passes validID.
+func parseKeysetCursor(c string, validID func(string) bool) (time.Time, string, bool) {
 	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(c, "="))
 	if err != nil {
 		return time.Time{}, "", false
 	}
 	us, id, ok := strings.Cut(string(raw), ".")
 	n, err := strconv.ParseInt(us, 10, 64)
-	if !ok || err != nil || !isUserID(id) {
+	if !ok || err != nil || !validID(id) {
 		return time.Time{}, "", false
 	}
 	return time.UnixMicro(n).UTC(), id, true

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -148,7 +147,7 @@ func (s *Service) AdminAudit(ctx context.Context, req AuditListRequest) (AuditPa
 	q.Limit = pageLimit(check, req.Limit, q.Limit)
 	if req.Cursor != "" {
 		var ok bool
-		if q.BeforeTime, q.BeforeID, ok = parseAuditCursor(req.Cursor); !ok {
+		if q.BeforeTime, q.BeforeID, ok = parseKeysetCursor(req.Cursor, isID); !ok {
 			check.errs.Add("cursor", MsgInvalidCursor)
 		}
 	}
@@ -196,7 +195,7 @@ func (s *Service) AdminAudit(ctx context.Context, req AuditListRequest) (AuditPa
 	if len(events) > want {
 		page.Events = events[:want]
 		last := page.Events[want-1]
-		page.Next = auditCursor(last.Time, last.ID)
+		page.Next = keysetCursor(last.Time, last.ID)
 	}
 	return page, nil
 }
@@ -229,22 +228,4 @@ func parseISOTime(v string) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
-}
-
-// auditCursor is the opaque cursor of the page after the event (at, id).
-func auditCursor(at time.Time, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at.UnixMicro(), 10) + "." + id))
-}
-
-func parseAuditCursor(c string) (time.Time, string, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(c, "="))
-	if err != nil {
-		return time.Time{}, "", false
-	}
-	us, id, ok := strings.Cut(string(raw), ".")
-	n, err := strconv.ParseInt(us, 10, 64)
-	if !ok || err != nil || !isID(id) {
-		return time.Time{}, "", false
-	}
-	return time.UnixMicro(n).UTC(), id, true
 }

@@ -328,15 +328,16 @@ func TestUsersAndKeysCommandsWhileTheServerRuns(t *testing.T) {
 	if _, err := s.cmd(t, "keys", "retire", "no-such-kid"); err == nil || !strings.Contains(err.Error(), "no key") {
 		t.Errorf("retiring an unknown key: %v", err)
 	}
-	if _, err := s.cmd(t, "keys", "rotate", "-activate-after", "0s"); err != nil {
+	if _, err := s.cmd(t, "keys", "rotate", "-activate-after", "3s"); err != nil {
 		t.Fatal(err)
 	}
 	// Until the new key has signed for a reload interval, some instance may still sign with the
-	// old one: retiring it is refused, then allowed.
+	// old one: retiring it is refused, then allowed (the new key signs 3 s from now, and the
+	// reload interval here is 100 ms).
 	if _, err := s.cmd(t, "keys", "retire", oldKID); err == nil || !strings.Contains(err.Error(), "only active signing key") {
 		t.Fatalf("retiring the old key at once: %v", err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if out, err = s.cmd(t, "keys", "retire", oldKID); err == nil || time.Now().After(deadline) {
 			break
 		}

@@ -29,7 +29,7 @@ import (
 // standard input.
 func importCmd(t *testing.T, dbURL, stdin string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	vars := map[string]string{"AUTH_DATABASE_URL": dbURL}
 	var out, errOut bytes.Buffer
@@ -313,8 +313,8 @@ func TestImportDjangoCreatesTheStore(t *testing.T) {
 
 // The memory an import needs does not grow with the dump: it is read a record at a time.
 func TestImportDjangoMemoryDoesNotGrowWithTheDump(t *testing.T) {
-	if testing.Short() {
-		t.Skip("imports 220,000 users: skipped under -short")
+	if testing.Short() || raceEnabled {
+		t.Skip("imports 110,000 users: skipped under -short and under the race detector, which multiplies memory and time")
 	}
 	peak := func(users int) uint64 {
 		path := filepath.Join(t.TempDir(), "dump.json")
@@ -342,7 +342,7 @@ func TestImportDjangoMemoryDoesNotGrowWithTheDump(t *testing.T) {
 				select {
 				case <-done:
 					return
-				case <-time.After(5 * time.Millisecond):
+				case <-time.After(50 * time.Millisecond): // ReadMemStats stops the world: not too often
 				}
 			}
 		}()
@@ -359,9 +359,9 @@ func TestImportDjangoMemoryDoesNotGrowWithTheDump(t *testing.T) {
 		t.Logf("%d users: %v, peak heap in use %d MiB", users, time.Since(start).Round(time.Millisecond), max.Load()>>20)
 		return max.Load()
 	}
-	small := peak(20_000)
-	large := peak(200_000)
+	small := peak(10_000)
+	large := peak(100_000)
 	if large > 2*small+32<<20 {
-		t.Errorf("peak heap in use %d MiB for 200,000 users, %d MiB for 20,000: it grows with the dump", large>>20, small>>20)
+		t.Errorf("peak heap in use %d MiB for 100,000 users, %d MiB for 10,000: it grows with the dump", large>>20, small>>20)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	auth "github.com/authd/authd"
 	"github.com/authd/authd/authtest"
 )
 
@@ -340,4 +341,42 @@ func TestAuditReviewFindings(t *testing.T) {
 	if n := count("login_locked"); n != 1 {
 		t.Fatalf("%d login_locked rows for the account, want one per window", n)
 	}
+}
+
+// The events of email verification and change, two-factor sign-in and Google linking are in the
+// audit log with the account, and the signed-in ones with the caller's sign-in.
+func TestAuditEventsOfTheAccountFlows(t *testing.T) {
+	e := newEnv(t, withGoogle, withVerification(auth.VerificationSend))
+	a := e.adminAPI()
+	e.registerTyped("flows@gmail.com", strPtr(testPassword))
+	code := e.mailCode(0, "flows@gmail.com", subjectVerify)
+	want(t, e.post("/auth/email/verify/", obj{"email": "flows@gmail.com", "otp": code}), 200, `{"detail":"Email verified"}`)
+	u, _ := e.store.UserByEmailKey(t.Context(), "flows@gmail.com")
+	has := func(event string, withSID bool) {
+		t.Helper()
+		rows, _ := auditPage(t, a, "user="+u.ID+"&event="+event)
+		if len(rows) == 0 || rows[0].UserID == nil || *rows[0].UserID != u.ID || (withSID && rows[0].SID == nil) {
+			t.Fatalf("%s: rows %+v, want one of the account%s", event, rows, map[bool]string{true: " with its sign-in"}[withSID])
+		}
+	}
+	has("email_verified", false)
+
+	// Google is authoritative for a Gmail address: its identity links to the account.
+	g := authtest.GoogleUser{Sub: "2024", Email: "flows@gmail.com", EmailVerified: true, GivenName: "F", FamilyName: "L"}
+	if r := e.social(e.google.IDToken(g, nil)); r.status != 200 {
+		t.Fatalf("Google sign-in: %d %s", r.status, r.raw)
+	}
+	has("social_link", false)
+
+	access, _ := e.login("flows@gmail.com", testPassword)
+	en := e.enrolSignedIn("flows@gmail.com", access, testPassword)
+	has("mfa_enabled", true)
+	want(t, e.authed("DELETE", "/auth/mfa/totp/", access, obj{"otp": e.codeAt(en.secret, 0)}), 200, `{}`)
+	has("mfa_disabled", true)
+
+	ch := e.changeEmail(access, "moved@example.com", testPassword)
+	if r := e.bearer("POST", "/auth/email/change/confirm/", access, obj{"otp": ch}); r.status != 200 {
+		t.Fatalf("email change: %d %s", r.status, r.raw)
+	}
+	has("email_change", true)
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"io"
 	"net/http"
 	"os"
@@ -373,5 +375,20 @@ func TestAdminCommandsHaveTheirOwnHelp(t *testing.T) {
 		if err == nil || !strings.Contains(help, "Usage: authd "+c.words) || !strings.Contains(help, "AUTH_DATABASE_URL") || strings.Contains(help, "(AUTH_ADDR") {
 			t.Errorf("authd %s -h: %v\n%s", c.words, err, help)
 		}
+	}
+}
+
+// A key id is base64url and may start with "-": it is the command's argument, not a flag.
+func TestParseArgsTakesADashedKeyID(t *testing.T) {
+	fs := flag.NewFlagSet("authd keys retire", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	asJSON := fs.Bool("json", false, "")
+	limit := fs.Int("limit", 0, "")
+	rest, err := parseArgs(fs, []string{"-i_Tn1OS-QuHE", "-json", "-limit", "3"}, 1, "KID")
+	if err != nil || len(rest) != 1 || rest[0] != "-i_Tn1OS-QuHE" || !*asJSON || *limit != 3 {
+		t.Fatalf("parseArgs: %v %v json=%v limit=%d", rest, err, *asJSON, *limit)
+	}
+	if _, err := parseArgs(fs, []string{"-h"}, 1, "KID"); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v", err)
 	}
 }

@@ -54,18 +54,30 @@ func adminFlags(name, usage string, stderr io.Writer) (*flag.FlagSet, *bool) {
 }
 
 // parseArgs parses flags anywhere among args (authd users show ID -json) and returns the
-// other arguments, which must number want.
+// other arguments, which must number want. An argument that starts with "-" but names no flag
+// of fs is one of the others: key ids are base64url, and may start with "-".
 func parseArgs(fs *flag.FlagSet, args []string, want int, what string) ([]string, error) {
-	var rest []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
+	var flags, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i+1:]...)
 			break
 		}
-		rest = append(rest, fs.Arg(0))
-		args = fs.Args()[1:]
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f := fs.Lookup(name)
+		if !strings.HasPrefix(a, "-") || (f == nil && name != "h" && name != "help") {
+			rest = append(rest, a)
+			continue
+		}
+		flags = append(flags, a)
+		if f != nil && !hasValue && !isBoolFlag(f) && i+1 < len(args) {
+			i++
+			flags = append(flags, args[i]) // the flag's value
+		}
+	}
+	if err := parseFlags(fs, flags); err != nil {
+		return nil, err
 	}
 	if len(rest) != want {
 		if want == 0 {
@@ -74,6 +86,11 @@ func parseArgs(fs *flag.FlagSet, args []string, want int, what string) ([]string
 		return nil, usageError{msg: fmt.Sprintf("want %s: %s -h describes the command", what, fs.Name())}
 	}
 	return rest, nil
+}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // openAdmin opens the database as the server does (but creating none) and returns the Service

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -245,6 +244,3 @@ func (s *Service) ImportTokens(ctx context.Context, store ImportStore, tokens []
 func (s *Service) LogImport(ctx context.Context, added, updated, skipped int, dryRun bool) {
 	s.event(ctx, slog.LevelInfo, "accounts imported", "import", "added", added, "updated", updated, "skipped", skipped, "dry_run", dryRun)
 }
-
-// ErrLegacyOff is a token of the original service presented while its tokens are not honoured.
-var ErrLegacyOff = errors.New("legacy tokens not accepted")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -94,7 +93,7 @@ func (s *Service) AdminListUsers(ctx context.Context, req UserListRequest) (User
 		case strings.IndexByte(search, 0) >= 0:
 			check.errs.Add("search", MsgNullCharacter)
 		case utf8.RuneCountInString(search) > maxSearchLength:
-			check.errs.Add("search", fmt.Sprintf("Ensure this field has no more than %d characters.", maxSearchLength))
+			check.errs.Add("search", TooLong(maxSearchLength))
 		default:
 			q.Search = strings.ToLower(search)
 		}

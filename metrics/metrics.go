@@ -209,7 +209,7 @@ func (m *Metrics) count(event, provider, amr string) {
 		method = "mfa"
 	}
 	switch event {
-	case "login":
+	case "login", "legacy_refresh": // a sign-in with a token of the original service is one too
 		m.signIns.WithLabelValues(method, "success").Inc()
 	case "login_failed":
 		m.signIns.WithLabelValues(method, "failure").Inc()

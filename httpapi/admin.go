@@ -103,18 +103,8 @@ func handleAdminUsers(svc *auth.Service, log *slog.Logger) http.Handler {
 }
 
 func handleAdminCreateUser(svc *auth.Service, log *slog.Logger) http.Handler {
-	fields := []field{
-		{name: "first_name", required: true},
-		{name: "last_name", required: true},
-		{name: "address", nullBlank: true},
-		{name: "email", required: true},
-		{name: "phone_no", required: true},
-		{name: "password", raw: true},
-	}
-	return handle(log, fields, func(r *http.Request, in input) (int, any, error) {
-		reg := auth.Registration{FirstName: in.str("first_name"), LastName: in.str("last_name"), Address: in.str("address"),
-			Email: in.str("email"), Phone: in.str("phone_no"), Password: in.ptr("password")}
-		u, err := svc.AdminCreateUser(r.Context(), reg, in.errs)
+	return handle(log, registrationFields, func(r *http.Request, in input) (int, any, error) {
+		u, err := svc.AdminCreateUser(r.Context(), registrationOf(in), in.errs)
 		return http.StatusCreated, AdminUserOf(u), err
 	})
 }

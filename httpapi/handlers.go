@@ -94,19 +94,24 @@ type message struct {
 
 var empty = struct{}{}
 
+// registrationFields are the body of POST /auth/register/, and of the admin API's POST /admin/users.
+var registrationFields = []field{
+	{name: "first_name", required: true},
+	{name: "last_name", required: true},
+	{name: "address", nullBlank: true},
+	{name: "email", required: true},
+	{name: "phone_no", required: true},
+	{name: "password", raw: true},
+}
+
+func registrationOf(in input) auth.Registration {
+	return auth.Registration{FirstName: in.str("first_name"), LastName: in.str("last_name"), Address: in.str("address"),
+		Email: in.str("email"), Phone: in.str("phone_no"), Password: in.ptr("password")}
+}
+
 func handleRegister(svc *auth.Service, log *slog.Logger) http.Handler {
-	fields := []field{
-		{name: "first_name", required: true},
-		{name: "last_name", required: true},
-		{name: "address", nullBlank: true},
-		{name: "email", required: true},
-		{name: "phone_no", required: true},
-		{name: "password", raw: true},
-	}
-	return handle(log, fields, func(r *http.Request, in input) (int, any, error) {
-		reg := auth.Registration{FirstName: in.str("first_name"), LastName: in.str("last_name"), Address: in.str("address"),
-			Email: in.str("email"), Phone: in.str("phone_no"), Password: in.ptr("password")}
-		if err := svc.Register(r.Context(), reg, in.errs); err != nil {
+	return handle(log, registrationFields, func(r *http.Request, in input) (int, any, error) {
+		if err := svc.Register(r.Context(), registrationOf(in), in.errs); err != nil {
 			return 0, nil, err
 		}
 		return http.StatusCreated, message{"User created successfully"}, nil

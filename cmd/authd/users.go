@@ -94,11 +94,16 @@ func isBoolFlag(f *flag.Flag) bool {
 }
 
 // openAdmin opens the database as the server does (but creating none) and returns the Service
-// over it, counting failed sign-ins where the servers do, and a function that closes it.
-func openAdmin(ctx context.Context, cfg config) (*auth.Service, func(), error) {
+// over it, with the settings read gives, counting failed sign-ins where the servers do, and a
+// function that closes it.
+func openAdmin(ctx context.Context, read func() (config, error)) (config, *auth.Service, func(), error) {
+	cfg, err := read()
+	if err != nil {
+		return cfg, nil, nil, err
+	}
 	store, err := openStore(ctx, cfg, true)
 	if err != nil {
-		return nil, nil, err
+		return cfg, nil, nil, err
 	}
 	closers := []func() error{store.Close}
 	done := func() {
@@ -111,7 +116,7 @@ func openAdmin(ctx context.Context, cfg config) (*auth.Service, func(), error) {
 		redis, err := ratelimit.NewRedis(cfg.RedisURL, slog.New(slog.DiscardHandler))
 		if err != nil {
 			done()
-			return nil, nil, fmt.Errorf("AUTH_REDIS_URL: %w", err)
+			return cfg, nil, nil, fmt.Errorf("AUTH_REDIS_URL: %w", err)
 		}
 		closers = append(closers, redis.Close)
 		lim.failures = redis.WithFallback(lim.failures)
@@ -119,9 +124,9 @@ func openAdmin(ctx context.Context, cfg config) (*auth.Service, func(), error) {
 	svc, err := newService(ctx, cfg, store, lim, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		done()
-		return nil, nil, err
+		return cfg, nil, nil, err
 	}
-	return svc, done, nil
+	return cfg, svc, done, nil
 }
 
 // adminError is err as one line for the operator.
@@ -198,11 +203,7 @@ next page. Accounts added meanwhile never make one skipped or shown twice.
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
-	cfg, err := read()
-	if err != nil {
-		return err
-	}
-	svc, done, err := openAdmin(ctx, cfg)
+	_, svc, done, err := openAdmin(ctx, read)
 	if err != nil {
 		return err
 	}
@@ -259,11 +260,7 @@ func userCommand(verb, description string, act func(context.Context, *auth.Servi
 		if err != nil {
 			return err
 		}
-		cfg, err := read()
-		if err != nil {
-			return err
-		}
-		svc, done, err := openAdmin(ctx, cfg)
+		cfg, svc, done, err := openAdmin(ctx, read)
 		if err != nil {
 			return err
 		}
@@ -317,11 +314,7 @@ running server, which sends what the database's outbox holds).
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
-	cfg, err := read()
-	if err != nil {
-		return err
-	}
-	svc, done, err := openAdmin(ctx, cfg)
+	_, svc, done, err := openAdmin(ctx, read)
 	if err != nil {
 		return err
 	}
@@ -374,11 +367,7 @@ pending (published, signs from its activation time) or retired (verifies nothing
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
-	cfg, err := read()
-	if err != nil {
-		return err
-	}
-	svc, done, err := openAdmin(ctx, cfg)
+	_, svc, done, err := openAdmin(ctx, read)
 	if err != nil {
 		return err
 	}
@@ -421,11 +410,7 @@ of its kind cannot be retired: rotate first (authd keys rotate) and wait for the
 	if err != nil {
 		return err
 	}
-	cfg, err := read()
-	if err != nil {
-		return err
-	}
-	svc, done, err := openAdmin(ctx, cfg)
+	cfg, svc, done, err := openAdmin(ctx, read)
 	if err != nil {
 		return err
 	}
@@ -466,11 +451,7 @@ page. Events are kept for AUTH_AUDIT_RETENTION.
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
-	cfg, err := read()
-	if err != nil {
-		return err
-	}
-	svc, done, err := openAdmin(ctx, cfg)
+	_, svc, done, err := openAdmin(ctx, read)
 	if err != nil {
 		return err
 	}
